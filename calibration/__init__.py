@@ -1,0 +1,1 @@
+"""Mounting calibration and INT8 calibration."""

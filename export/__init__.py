@@ -1,0 +1,1 @@
+"""SAM2 export to ONNX / TensorRT."""

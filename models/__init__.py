@@ -1,0 +1,1 @@
+"""Model backends (trigger, trackers, captioners); heavy imports live inside factories."""
