@@ -171,7 +171,8 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
         typ = hints[key]
         if dataclasses.is_dataclass(typ):
             if not isinstance(value, dict):
-                raise ConfigError(f"'{full}' is a section; set one of its keys, e.g. {full}.{dataclasses.fields(typ)[0].name}")
+                example = f"{full}.{dataclasses.fields(typ)[0].name}"
+                raise ConfigError(f"'{full}' is a section; set one of its keys, e.g. {example}")
             kwargs[key] = _build(typ, value, f"{full}.")
         else:
             kwargs[key] = _coerce(full, value, typ)

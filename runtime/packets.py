@@ -98,3 +98,15 @@ class Alert:
     clock: int
     priority: int
     text: str
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a source really delivers (live cameras report the negotiated size and fps)."""
+
+    name: str
+    width: int
+    height: int
+    fps: float
+    num_frames: int | None  # None for live / unknown
+    live: bool

@@ -1,0 +1,114 @@
+"""The pipeline's one entry point for sound: earcon now, speech when the TTS thread has it.
+
+`announce` only builds/pans a cached earcon, hands it to the sinks and queues the text to the
+TTS worker — no synthesis and no device I/O on the caller's (frame loop's) thread. Speech is mixed
+when ready: live, right after its earcon; in the WAV, at the earcon's video time + earcon length
+(later only if earlier speech is still playing). An interrupting alert fades out lower-priority
+sound and cancels their speech that has not started yet. TTS failures are counted, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from runtime.audio.earcon import make_earcon
+from runtime.audio.pan import spatialize
+from runtime.audio.policy import Decision
+from runtime.audio.sinks import AudioOut, Handle
+from runtime.audio.tts import SpeechEngine, TTSStats, TTSWorker
+from runtime.config import AudioConfig, TTSConfig
+from runtime.packets import Alert
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpeakerStats:
+    announced: int = 0
+    interrupts: int = 0
+    speech_played: int = 0
+    speech_cancelled: int = 0  # interrupted before its speech was ready
+    tts_failures: int = 0
+    tts: TTSStats | None = None
+
+
+class Speaker:
+    def __init__(
+        self,
+        audio_cfg: AudioConfig,
+        tts_cfg: TTSConfig,
+        out: AudioOut,
+        tts: TTSWorker | None = None,
+        engine_factory: Callable[[], SpeechEngine] | None = None,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._cfg = audio_cfg
+        self._out = out
+        self._clock = clock
+        if tts is None and tts_cfg.backend == "pyttsx3":
+            tts = TTSWorker(tts_cfg, audio_cfg.sample_rate, engine_factory=engine_factory)
+        self._tts = tts
+        self._lock = threading.Lock()  # sinks are fed from the caller and from the TTS thread
+        self._pending: dict[int, int] = {}  # announce seq → priority, until its speech is placed
+        self._cancelled: set[int] = set()
+        self._seq = 0
+        self._counts = {f: 0 for f in SpeakerStats.__dataclass_fields__ if f != "tts"}
+
+    @property
+    def stats(self) -> SpeakerStats:
+        with self._lock:
+            return SpeakerStats(**self._counts, tts=self._tts.stats if self._tts else None)
+
+    def announce(self, alert: Alert, decision: Decision, video_t: float) -> int:
+        """Play the earcon now and queue the speech; returns monotonic ns when the earcon was handed
+        to the sinks (0 when `decision.speak` is False and nothing was played)."""
+        if not decision.speak:
+            return 0
+        sr = self._cfg.sample_rate
+        earcon = spatialize(make_earcon(alert.bearing_deg, sr, self._cfg.earcon_ms), alert.bearing_deg, sr)
+        with self._lock:
+            if decision.interrupt:
+                self._counts["interrupts"] += 1
+                self._out.interrupt(alert.priority, video_t)
+                self._cancelled.update(s for s, p in self._pending.items() if p < alert.priority)
+            handle = self._out.play(earcon, video_t, alert.priority, queue=True)
+            handed_ns = self._clock()
+            self._counts["announced"] += 1
+            self._seq += 1
+            seq = self._seq
+            if self._tts is not None:
+                self._pending[seq] = alert.priority
+        if self._tts is not None:
+            speech_t = video_t + len(earcon) / sr
+            self._tts.submit(alert.text, lambda pcm: self._on_speech(seq, pcm, alert, speech_t, handle))
+        return handed_ns
+
+    def _on_speech(self, seq: int, pcm: np.ndarray | None, alert: Alert, video_t: float, after: Handle) -> None:
+        """Runs on the TTS thread; must never raise into it."""
+        try:
+            with self._lock:
+                self._pending.pop(seq, None)
+                if seq in self._cancelled:
+                    self._cancelled.discard(seq)
+                    self._counts["speech_cancelled"] += 1
+                    return
+                if pcm is None:
+                    self._counts["tts_failures"] += 1
+                    return
+                stereo = spatialize(pcm, alert.bearing_deg, self._cfg.sample_rate)
+                self._out.play(stereo, video_t, alert.priority, after=after, queue=True)
+                self._counts["speech_played"] += 1
+        except Exception:  # noqa: BLE001 - a broken sink must not kill the TTS thread
+            log.exception("placing speech for entity %d failed", alert.entity_id)
+
+    def close(self) -> None:
+        """Finish queued speech, write the WAV, stop the device stream."""
+        if self._tts is not None:
+            self._tts.close()
+        self._out.close()

@@ -1,0 +1,263 @@
+"""Text → float32 mono PCM on one dedicated thread, robust to a flaky espeak driver.
+
+pyttsx3's espeak driver keeps process-global state (one espeak instance, one synth callback) and is
+not safe from several threads; on some process starts it drops the rate setting or writes an empty
+WAV. So exactly one thread (`TTSWorker`) owns the engine: it warms it up once, sets rate (and voice)
+before every utterance, checks each WAV (readable, non-empty, audible, plausible duration for the
+word count), retries up to `cfg.retries` times and re-creates the engine after any failure. A
+request that still fails resolves to None — the alert's earcon and event still happen — and is
+counted. Callers never wait on the engine: `submit` returns a Future at once.
+
+`engine_factory` builds the engine (any object with `synth_to_file(text, path, rate_wpm, voice)`);
+tests pass failing engines through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import shutil
+import tempfile
+import threading
+import time
+import wave
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from runtime.config import TTSConfig
+
+log = logging.getLogger(__name__)
+
+MIN_RMS = 1e-3  # float scale; espeak speech is ~0.1
+LEAD_SILENCE_KEEP_MS = 5.0
+
+
+class SpeechEngine(Protocol):
+    def synth_to_file(self, text: str, path: str, rate_wpm: int, voice: str) -> None: ...
+
+
+class Pyttsx3Engine:
+    """pyttsx3 + espeak-ng, synthesising to a WAV file (never `say()`: it shells out to aplay)."""
+
+    def __init__(self) -> None:
+        import pyttsx3.drivers.espeak as espeak_driver
+        from pyttsx3.engine import Engine
+
+        # The driver prints "Audio saved to ..." on every utterance; route it to the debug log.
+        espeak_driver.print = lambda *a, **_k: log.debug(" ".join(map(str, a)))
+        self._engine = Engine("espeak")  # a fresh engine, not pyttsx3.init()'s cached one
+
+    def synth_to_file(self, text: str, path: str, rate_wpm: int, voice: str) -> None:
+        if voice:
+            self._engine.setProperty("voice", voice)
+        self._engine.setProperty("rate", int(rate_wpm))
+        self._engine.save_to_file(text, path)
+        self._engine.runAndWait()
+
+
+class TTSError(RuntimeError):
+    """One synthesis attempt produced no usable speech."""
+
+
+@dataclass(frozen=True)
+class TTSStats:
+    requests: int = 0
+    succeeded: int = 0
+    failed: int = 0  # requests that gave up after all retries
+    retries: int = 0  # extra attempts made
+    attempt_failures: int = 0
+    reinits: int = 0
+    synth_ms_total: float = 0.0
+    synth_ms_max: float = 0.0
+
+    @property
+    def synth_ms_mean(self) -> float:
+        return self.synth_ms_total / self.succeeded if self.succeeded else 0.0
+
+
+def word_count(text: str) -> int:
+    return max(1, len(re.findall(r"\w+", text)))
+
+
+def plausible_duration_s(text: str, rate_wpm: int) -> tuple[float, float]:
+    """Bounds on a spoken length; wide enough for espeak's pauses, tight enough to catch a lost rate."""
+    expected = word_count(text) * 60.0 / max(rate_wpm, 1)
+    return 0.35 * expected, 2.5 * expected + 0.8
+
+
+def read_wav_mono(path: Path) -> tuple[np.ndarray, int]:
+    """16-bit PCM WAV → float32 mono in [-1, 1] and its sample rate."""
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise TTSError(f"unexpected sample width {w.getsampwidth()}")
+        rate, channels = w.getframerate(), w.getnchannels()
+        raw = w.readframes(w.getnframes())
+    x = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+    if channels > 1:
+        x = x.reshape(-1, channels).mean(axis=1)
+    return x, rate
+
+
+def resample(x: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    if src_rate == dst_rate or len(x) == 0:
+        return x.astype(np.float32)
+    from scipy.signal import resample_poly
+
+    g = gcd(src_rate, dst_rate)
+    return resample_poly(x, dst_rate // g, src_rate // g).astype(np.float32)
+
+
+def trim_leading_silence(x: np.ndarray, sample_rate: int, threshold: float = 0.01) -> np.ndarray:
+    """espeak starts with tens of ms of silence; cutting it shortens alert latency."""
+    loud = np.flatnonzero(np.abs(x) > threshold)
+    if len(loud) == 0:
+        return x
+    return x[max(0, int(loud[0]) - int(sample_rate * LEAD_SILENCE_KEEP_MS / 1000.0)) :]
+
+
+def check_speech(path: Path, text: str, rate_wpm: int) -> tuple[np.ndarray, int]:
+    """Read one synthesised WAV or raise TTSError saying what is wrong with it."""
+    if not path.is_file() or path.stat().st_size <= 44:
+        raise TTSError("empty or missing WAV")
+    try:
+        x, rate = read_wav_mono(path)
+    except (wave.Error, EOFError, OSError) as exc:
+        raise TTSError(f"unreadable WAV ({exc})") from None
+    dur = len(x) / max(rate, 1)
+    lo, hi = plausible_duration_s(text, rate_wpm)
+    if not lo <= dur <= hi:
+        raise TTSError(f"implausible duration {dur:.2f}s for {word_count(text)} words (expected {lo:.2f}–{hi:.2f}s)")
+    if float(np.sqrt(np.mean(x**2))) < MIN_RMS:
+        raise TTSError("silent WAV")
+    return x, rate
+
+
+_Request = tuple[str, Future]
+
+
+class TTSWorker:
+    """The only thread that touches the speech engine; `submit` is safe from any thread."""
+
+    WARMUP_TEXT = "ready"
+
+    def __init__(
+        self,
+        cfg: TTSConfig,
+        sample_rate: int,
+        engine_factory: Callable[[], SpeechEngine] | None = None,
+        warm_up: bool = True,
+    ) -> None:
+        self._cfg = cfg
+        self._sample_rate = int(sample_rate)
+        self._factory = engine_factory or Pyttsx3Engine
+        self._warm_up = warm_up
+        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._stats: dict[str, float] = {f: 0 for f in TTSStats.__dataclass_fields__}
+        self._lock = threading.Lock()
+        self._engine: SpeechEngine | None = None
+        self._tmp = Path(tempfile.mkdtemp(prefix="ego360-tts-"))
+        self._seq = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="tts-worker", daemon=True)
+        self._thread.start()
+
+    @property
+    def stats(self) -> TTSStats:
+        with self._lock:
+            return TTSStats(**self._stats)
+
+    def submit(self, text: str, callback: Callable[[np.ndarray | None], None] | None = None) -> Future:
+        """Queue `text`; the Future resolves to float32 mono PCM at `sample_rate`, or None on failure."""
+        fut: Future = Future()
+        if callback is not None:
+            fut.add_done_callback(lambda f: callback(f.result()))
+        if self._closed:
+            fut.set_result(None)
+            return fut
+        self._bump("requests")
+        self._queue.put((text, fut))
+        return fut
+
+    def synthesize(self, text: str, timeout: float | None = None) -> np.ndarray | None:
+        """Blocking convenience for tools and tests — never call it from the frame loop."""
+        return self.submit(text).result(timeout=timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish queued requests, then stop the thread."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+        self._thread.join(timeout)
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # -- worker thread -------------------------------------------------------------------------
+
+    def _bump(self, key: str, by: float = 1) -> None:
+        with self._lock:
+            self._stats[key] += by
+
+    def _run(self) -> None:
+        if self._warm_up:
+            self._warm()
+        while True:
+            req = self._queue.get()
+            if req is None:
+                return
+            text, fut = req
+            if fut.set_running_or_notify_cancel():
+                fut.set_result(self._synth_with_retries(text))
+
+    def _warm(self) -> None:
+        """First utterance in a process is the one most likely to misbehave; spend it on a throwaway."""
+        try:
+            self._attempt(self.WARMUP_TEXT)
+        except Exception as exc:  # noqa: BLE001 - any engine failure is recoverable here
+            log.debug("TTS warm-up failed (%s); re-initialising", exc)
+            self._reset_engine()
+
+    def _synth_with_retries(self, text: str) -> np.ndarray | None:
+        attempts = 1 + max(0, self._cfg.retries)
+        for i in range(attempts):
+            if i:
+                self._bump("retries")
+            t0 = time.perf_counter()
+            try:
+                pcm = self._attempt(text)
+            except Exception as exc:  # noqa: BLE001 - a TTS failure must never stop the run
+                self._bump("attempt_failures")
+                log.debug("TTS attempt %d for %r failed: %s", i + 1, text, exc)
+                self._reset_engine()
+                continue
+            ms = (time.perf_counter() - t0) * 1000.0
+            with self._lock:
+                self._stats["succeeded"] += 1
+                self._stats["synth_ms_total"] += ms
+                self._stats["synth_ms_max"] = max(self._stats["synth_ms_max"], ms)
+            return pcm
+        self._bump("failed")
+        log.warning("TTS gave up on %r after %d attempts; alert continues without speech", text, attempts)
+        return None
+
+    def _attempt(self, text: str) -> np.ndarray:
+        if self._engine is None:
+            self._engine = self._factory()
+        self._seq += 1
+        path = self._tmp / f"u{self._seq}.wav"
+        try:
+            self._engine.synth_to_file(text, str(path), self._cfg.rate_wpm, self._cfg.voice)
+            x, rate = check_speech(path, text, self._cfg.rate_wpm)
+        finally:
+            path.unlink(missing_ok=True)
+        x = resample(x, rate, self._sample_rate)
+        return trim_leading_silence(x, self._sample_rate)
+
+    def _reset_engine(self) -> None:
+        self._engine = None  # the factory builds a fresh one on the next attempt
+        self._bump("reinits")

@@ -1,0 +1,131 @@
+"""Equirect clips (mp4/mkv/avi/mov; H.264, HEVC, MPEG-4, ...) decoded with PyAV.
+
+PyAV rather than cv2.VideoCapture because it gives each frame's exact presentation timestamp
+(video_t stays right for variable-frame-rate clips and after dropped frames, where index/fps drifts),
+converts straight to RGB in libswscale, decodes with frame threads, and raises errors with a reason
+instead of cv2's silent `False`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from runtime.errors import InputError
+from runtime.packets import FramePacket, SourceInfo
+from runtime.sources.base import Pacer, SourceBase, log
+from runtime.sources.checks import check_frame
+
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts")
+_FIX = "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
+
+
+def _open_container(path: Path):
+    import av
+
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read this video ({exc.__class__.__name__}); {_FIX}") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: contains no video stream; pass an equirect video file")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return container, stream
+
+
+def _frame_count(container, stream, fps: float) -> int | None:
+    """Container frame count; estimated from the duration where the container has none (mkv)."""
+    if stream.frames:
+        return int(stream.frames)
+    if stream.duration is not None and stream.time_base is not None:
+        return max(1, round(float(stream.duration * stream.time_base) * fps))
+    if container.duration:
+        return max(1, round(container.duration / 1_000_000 * fps))
+    return None
+
+
+class VideoFileSource(SourceBase):
+    """Replay a clip as fast as possible, or paced to its fps with `realtime=True`.
+
+    `live=True` makes a clip stand in for a camera (paced, and reported as live so the runner
+    applies its live overflow policy). The first frame is decoded at construction so a broken,
+    empty or non-2:1 file fails at once with an InputError rather than inside the pipeline.
+    """
+
+    def __init__(self, path: str | Path, *, realtime: bool = False, max_width: int = 1920, live: bool = False):
+        super().__init__()
+        self.path = Path(path)
+        self.realtime = realtime or live
+        self.max_width = max_width
+        self._container = None
+        self._lock = threading.Lock()  # close() from another thread must not free a decoding container
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such file; check the path")
+        self._container, self._stream = _open_container(self.path)
+        rate = self._stream.average_rate or self._stream.guessed_rate or self._stream.base_rate
+        fps = float(rate) if rate else 30.0
+        self._frames = self._decode()
+        try:
+            self._first = next(self._frames)
+        except StopIteration:
+            self.close()
+            raise InputError(f"{self.path}: has no decodable video frames; {_FIX}") from None
+        height, width = self._first[1].shape[:2]
+        self.info = SourceInfo(
+            name=self.path.name, width=width, height=height, fps=fps,
+            num_frames=_frame_count(self._container, self._stream, fps), live=live,
+        )
+        self._fps = fps
+        log.info("opened %s: %s %dx%d → %dx%d, %.3f fps, %s frames", self.path, self._stream.codec_context.name,
+                 self._stream.width, self._stream.height, width, height, fps, self.info.num_frames)
+
+    def _decode(self) -> Iterator[tuple[float | None, np.ndarray]]:
+        import av
+
+        try:
+            for frame in self._container.decode(self._stream):
+                t = None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base)
+                yield t, check_frame(frame.to_ndarray(format="rgb24"), self.path.name, order="rgb",
+                                     max_width=self.max_width)
+        except av.FFmpegError as exc:
+            raise InputError(f"{self.path}: decoding failed ({exc}); {_FIX}") from None
+
+    def __iter__(self) -> Iterator[FramePacket]:
+        if self._first is None:
+            raise RuntimeError("VideoFileSource can be iterated once; open a new one to replay")
+        pacer = Pacer(self._closed)
+        first, self._first = self._first, None
+        t0 = first[0] if first[0] is not None else 0.0
+        index = 0
+        frames = _chain(first, self._frames)
+        while not self.closed:
+            with self._lock:
+                if self._container is None:
+                    return
+                item = next(frames, None)
+            if item is None:
+                return
+            pts_t, image = item
+            video_t = (pts_t - t0) if pts_t is not None else index / self._fps
+            if self.realtime:
+                pacer.wait(video_t)
+            yield FramePacket(index, video_t, time.monotonic_ns(), image)
+            index += 1
+
+    def close(self) -> None:
+        super().close()
+        with self._lock:
+            container, self._container = self._container, None
+            if container is not None:
+                container.close()
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
