@@ -55,6 +55,8 @@ class TriggerConfig:
     min_on_frames: int = 2
     min_off_frames: int = 8
     onnx_path: str = ""
+    camera_height_m: float = 1.6  # camera above the ground: turns a foot point's pitch into a distance
+    fg_threshold: float = 30.0  # colour difference (0..255) to the ego-compensated background
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class TrackerConfig:
     providers: str = "cpu"
     view_size: int = 512
     view_fov_deg: float = 90.0
+    drop_after_s: float = 3.0  # forget an event's entities this long after its offset
 
 
 @dataclass(frozen=True)

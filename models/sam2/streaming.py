@@ -135,12 +135,12 @@ class SAM2StreamTracker:
         if cond is not None:
             obj.tracked.add(frame_idx)
             return cond["pred_masks"]
-        out = self._step(feats, frame_idx, False, None, None, run_mem_encoder=True)
+        out = self._step(obj.output_dict, feats, frame_idx, False, None, None, run_mem_encoder=True)
         obj.output_dict["non_cond_frame_outputs"][frame_idx] = out
         obj.tracked.add(frame_idx)
         return out["pred_masks"]
 
-    def _step(self, feats, frame_idx, is_init, point_inputs, mask_inputs, run_mem_encoder, output_dict=None, prev=None):
+    def _step(self, output_dict, feats, frame_idx, is_init, point_inputs, mask_inputs, run_mem_encoder, prev=None):
         """`SAM2Base.track_step` on one object, compacted like `_run_single_frame_inference`."""
         import torch
 
@@ -148,7 +148,7 @@ class SAM2StreamTracker:
         out = self.model.track_step(
             frame_idx=frame_idx, is_init_cond_frame=is_init, current_vision_feats=vision_feats,
             current_vision_pos_embeds=vision_pos, feat_sizes=sizes, point_inputs=point_inputs,
-            mask_inputs=mask_inputs, output_dict=output_dict or self._current_dict, num_frames=_ENDLESS,
+            mask_inputs=mask_inputs, output_dict=output_dict, num_frames=_ENDLESS,
             track_in_reverse=False, run_mem_encoder=run_mem_encoder, prev_sam_mask_logits=prev,
         )
         mem = out["maskmem_features"]
@@ -180,9 +180,9 @@ class SAM2StreamTracker:
         if prev_out is None:
             other = "non_cond_frame_outputs" if key == "cond_frame_outputs" else "cond_frame_outputs"
             prev_out = obj.output_dict[other].get(frame_idx)
-        prev = None if prev_out is None else torch.clamp(prev_out["pred_masks"], -32.0, 32.0)
-        self._current_dict = obj.output_dict
-        return self._step(feats, frame_idx, is_init, obj.points, None, run_mem_encoder=False, prev=prev)
+        has_prev = prev_out is not None and prev_out["pred_masks"] is not None
+        prev = torch.clamp(prev_out["pred_masks"], -32.0, 32.0) if has_prev else None
+        return self._step(obj.output_dict, feats, frame_idx, is_init, obj.points, None, False, prev=prev)
 
     def _prompt_mask(self, obj, feats, frame_idx, is_init, mask) -> dict:
         import torch
@@ -194,8 +194,7 @@ class SAM2StreamTracker:
             m = F.interpolate(m, size=(size, size), align_corners=False, mode="bilinear", antialias=True)
             m = (m >= 0.5).float()
         obj.points = None
-        self._current_dict = obj.output_dict
-        return self._step(feats, frame_idx, is_init, None, m.to(self.device), run_mem_encoder=False)
+        return self._step(obj.output_dict, feats, frame_idx, is_init, None, m.to(self.device), False)
 
     def _finalize_pending(self, except_frame: int | None) -> None:
         """Encode prompted frames into memory once their prompts are final (upstream does this in

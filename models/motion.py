@@ -1,0 +1,320 @@
+"""Ego-rotation-compensated motion foreground on a small equirect, shared by trigger, proposals and tracker.
+
+Why a background model in *world* yaw: the wearer turning is a circular column shift of the equirect.
+The shift is measured against the background itself (phase correlation on the horizon band, which is
+circular in x like the panorama), so it never drifts, and only the new frame is resampled, once, so
+the background does not blur from repeated sub-pixel shifts. Walking and residual misalignment are
+absorbed by comparing each pixel with the min/max of its 3×3 background neighbourhood.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from runtime.bearings import wrap_deg
+from runtime.packets import Box, FramePacket
+
+_K3 = np.ones((3, 3), np.uint8)
+_K5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+
+def col_yaw(x: np.ndarray | float, w: int) -> np.ndarray | float:
+    """Camera yaw (deg) of column centre(s) x on a w-wide equirect."""
+    return (np.asarray(x, dtype=np.float64) + 0.5) / w * 360.0 - 180.0
+
+
+def row_pitch(y: np.ndarray | float, h: int) -> np.ndarray | float:
+    """Pitch (deg) of row centre(s) y on an h-high equirect."""
+    return 90.0 - (np.asarray(y, dtype=np.float64) + 0.5) / h * 180.0
+
+
+def circular_mean_deg(angles: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Mean yaw that survives the ±180° wrap (an entity straddling the seam is behind, not ahead)."""
+    rad = np.radians(angles)
+    s = float(np.average(np.sin(rad), weights=weights))
+    c = float(np.average(np.cos(rad), weights=weights))
+    return float(wrap_deg(np.degrees(np.arctan2(s, c))))
+
+
+def roll_frac(img: np.ndarray, shift: float) -> np.ndarray:
+    """out[:, x] = img[:, x - shift] with circular wrap and linear sub-pixel interpolation (float32)."""
+    k = int(np.floor(shift))
+    f = float(shift - k)
+    a = np.roll(img, k, axis=1).astype(np.float32)
+    if f < 1e-3:
+        return a
+    return (1.0 - f) * a + f * np.roll(img, k + 1, axis=1).astype(np.float32)
+
+
+def mask_geometry(mask: np.ndarray) -> tuple[Box, float, float] | None:
+    """Seam-aware box (x1 may exceed W), circular-mean camera yaw and mean pitch of an equirect mask."""
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        return None
+    h, w = mask.shape
+    yaw = circular_mean_deg(col_yaw(xs, w))
+    xc = (yaw + 180.0) / 360.0 * w - 0.5
+    u = np.mod(xs - xc + w / 2.0, w) - w / 2.0 + xc  # columns unwrapped around the centre
+    x0, x1 = float(np.floor(u.min())), float(np.floor(u.max()) + 1)
+    if x0 < 0:
+        x0, x1 = x0 + w, x1 + w
+    elif x0 >= w:
+        x0, x1 = x0 - w, x1 - w
+    box = Box(x0, float(ys.min()), x1, float(ys.max() + 1))
+    return box, yaw, float(np.mean(row_pitch(ys, h)))
+
+
+@dataclass(frozen=True, eq=False)
+class Blob:
+    """One connected moving region (merged across the ±180° seam) at work size."""
+
+    mask: np.ndarray = field(repr=False)  # work-size bool
+    area: int
+    box: Box  # work pixels
+    yaw_deg: float  # camera yaw, circular mean
+    pitch_deg: float
+    top_pitch_deg: float
+    bottom_pitch_deg: float
+    width_deg: float
+    distance_m: float  # from the ground contact (bottom pitch) and the camera height; inf when unknown
+
+    @property
+    def height_deg(self) -> float:
+        return self.top_pitch_deg - self.bottom_pitch_deg
+
+
+@dataclass(frozen=True, eq=False)
+class MotionFrame:
+    """What the analyzer saw on one frame (all arrays at work size, camera coordinates)."""
+
+    frame_index: int
+    video_t: float
+    full_shape: tuple[int, int]
+    rgb: np.ndarray = field(repr=False)
+    gray: np.ndarray = field(repr=False)
+    diff: np.ndarray = field(repr=False)  # float32 colour difference to the background
+    fg: np.ndarray = field(repr=False)  # bool foreground after clean-up
+    blobs: tuple[Blob, ...]
+    ego_yaw_deg: float  # camera rotation since the first frame (positive = wearer turned right)
+    warm: bool  # background established; cues before that are not trusted
+
+
+def _union_seam(labels: np.ndarray, n: int) -> np.ndarray:
+    """Map of label → representative after joining components that touch across the ±180° seam."""
+    parent = np.arange(n)
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = int(parent[a])
+        return a
+
+    left, right = labels[:, 0], labels[:, -1]
+    for a, b in set(zip(left[(left > 0) & (right > 0)].tolist(), right[(left > 0) & (right > 0)].tolist(), strict=True)):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(i) for i in range(n)])
+
+
+def _camera_distance(bottom_pitch: float, camera_height_m: float) -> float:
+    """Ground distance of a foot point seen at `bottom_pitch` (flat ground); inf at or above the horizon."""
+    if bottom_pitch > -2.0:
+        return float("inf")
+    return camera_height_m / float(np.tan(np.radians(-bottom_pitch)))
+
+
+def extract_blobs(fg: np.ndarray, min_area: int, camera_height_m: float) -> tuple[Blob, ...]:
+    """Connected components of the foreground, merged across the seam, with their angular geometry."""
+    h, w = fg.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return ()
+    rep = _union_seam(labels, n)
+    blobs: list[Blob] = []
+    for r in np.unique(rep[1:]):
+        members = np.nonzero(rep == r)[0]
+        if int(stats[members, cv2.CC_STAT_AREA].sum()) < min_area:
+            continue
+        mask = np.isin(labels, members) if members.size > 1 else labels == r
+        geo = mask_geometry(mask)
+        if geo is None:
+            continue
+        box, yaw, pitch = geo
+        top = float(row_pitch(box.y0, h) + 90.0 / h)
+        rows = np.nonzero(mask.any(axis=1))[0]
+        bottom = float(row_pitch(rows.max(), h) - 90.0 / h)
+        blobs.append(
+            Blob(mask, int(mask.sum()), box, yaw, pitch, top, bottom, (box.x1 - box.x0) * 360.0 / w,
+                 _camera_distance(bottom, camera_height_m))
+        )
+    return tuple(sorted(blobs, key=lambda b: -b.area))
+
+
+class MotionAnalyzer:
+    """Background model in world yaw + foreground + blobs; one result per frame index, cached.
+
+    Several stages (trigger, entity stage, classical tracker) may ask for the same frame; the first
+    call computes and updates the background, later calls get the cached result. A lock keeps the
+    background update atomic if those stages run in different threads.
+    """
+
+    def __init__(self, work_width: int = 512, threshold: float = 30.0, camera_height_m: float = 1.6,
+                 warmup_frames: int = 6, min_area: int = 12) -> None:
+        self.work_width = int(work_width)
+        self.threshold = float(threshold)
+        self.camera_height_m = float(camera_height_m)
+        self.warmup_frames = int(warmup_frames)
+        self.min_area = int(min_area)
+        self._bg: np.ndarray | None = None
+        self._offset = 0.0
+        self._seen = 0
+        self._cache: OrderedDict[int, MotionFrame] = OrderedDict()
+        self._lock = threading.Lock()
+        self._window: np.ndarray | None = None
+
+    def work_size(self, height: int, width: int) -> tuple[int, int]:
+        w = min(self.work_width, width)
+        return w, max(2, w // 2)
+
+    def analyze(self, packet: FramePacket) -> MotionFrame:
+        with self._lock:
+            hit = self._cache.get(packet.frame_index)
+            if hit is not None:
+                return hit
+            mf = self._analyze(packet)
+            self._cache[packet.frame_index] = mf
+            while len(self._cache) > 8:
+                self._cache.popitem(last=False)
+            return mf
+
+    def _estimate_offset(self, gray: np.ndarray) -> float:
+        """World offset (px) of this frame: phase correlation of the horizon band against the background."""
+        h = gray.shape[0]
+        y0, y1 = h // 3, h - h // 3
+        bg_band = cv2.cvtColor(self._bg[y0:y1].astype(np.float32), cv2.COLOR_RGB2GRAY)
+        band = gray[y0:y1].astype(np.float32)
+        if self._window is None or self._window.shape != band.shape:
+            wy = np.hanning(band.shape[0]).astype(np.float32)[:, None]
+            self._window = np.repeat(wy, band.shape[1], axis=1)
+        # ref ≈ the previous camera view; if band = roll(ref, dx) then the new world offset is k − dx.
+        k = int(round(self._offset))
+        (dx, _dy), _resp = cv2.phaseCorrelate(np.roll(bg_band, -k, axis=1), band, self._window)
+        return float(k - dx)
+
+    def _analyze(self, packet: FramePacket) -> MotionFrame:
+        img = packet.image
+        w, h = self.work_size(img.shape[0], img.shape[1])
+        rgb = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA) if img.shape[1] != w else img
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        if self._bg is None or self._bg.shape[:2] != (h, w):
+            self._bg, self._offset, self._seen = rgb.astype(np.float32), 0.0, 0
+        else:
+            self._offset = self._estimate_offset(gray)
+        self._seen += 1
+        world = roll_frac(rgb, self._offset)
+        bmax, bmin = cv2.dilate(self._bg, _K3), cv2.erode(self._bg, _K3)
+        diff = np.maximum(world - bmax, bmin - world).max(axis=2)
+        np.maximum(diff, 0.0, out=diff)
+        fg_w = diff > self.threshold
+        fg_w = cv2.morphologyEx(fg_w.view(np.uint8), cv2.MORPH_OPEN, _K3)
+        fg_w = cv2.morphologyEx(fg_w, cv2.MORPH_CLOSE, _K5).astype(bool)
+        warm = self._seen > self.warmup_frames
+        rate = np.where(fg_w, 0.01, 0.08 if warm else 0.5).astype(np.float32)[..., None]
+        self._bg += rate * (world - self._bg)
+        k = int(round(self._offset))
+        fg = np.roll(fg_w, -k, axis=1)
+        blobs = extract_blobs(fg, self.min_area, self.camera_height_m) if warm else ()
+        return MotionFrame(
+            packet.frame_index, packet.video_t, (img.shape[0], img.shape[1]), rgb, gray,
+            np.roll(diff, -k, axis=1), fg, blobs, self._offset * 360.0 / w, warm,
+        )
+
+
+def to_full(mask: np.ndarray, full_shape: tuple[int, int]) -> np.ndarray:
+    """Work-size bool mask → full-resolution bool mask (smooth edges by bilinear + threshold)."""
+    h, w = full_shape
+    if mask.shape == (h, w):
+        return mask.astype(bool)
+    up = cv2.resize(mask.view(np.uint8) * np.uint8(255), (w, h), interpolation=cv2.INTER_LINEAR)
+    return up > 127
+
+
+def to_work(mask: np.ndarray, work_shape: tuple[int, int]) -> np.ndarray:
+    """Full-resolution bool mask → work-size bool mask (area-averaged, majority vote)."""
+    h, w = work_shape
+    if mask.shape == (h, w):
+        return mask.astype(bool)
+    down = cv2.resize(mask.astype(np.uint8) * np.uint8(255), (w, h), interpolation=cv2.INTER_AREA)
+    return down > 127
+
+
+def ramp(x: float, zero_at: float, one_at: float) -> float:
+    """Linear 0→1 between `zero_at` and `one_at` (either direction), clipped."""
+    if not np.isfinite(x):
+        return 1.0 if (one_at > zero_at) == (x > 0) else 0.0
+    return float(np.clip((x - zero_at) / (one_at - zero_at), 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Kinematics:
+    """Measured motion of one entity relative to the wearer (world yaw, so turning does not count)."""
+
+    distance_m: float  # inf when the ground contact is not visible
+    approach_mps: float  # positive = coming closer
+    ttc_s: float | None  # time to contact when approaching, else None
+    yaw_rate_dps: float  # world yaw rate (positive = moving clockwise around the wearer)
+    tangential_mps: float
+    growth_per_s: float  # d ln(angular height)/dt: looming without a distance
+    samples: int
+
+
+class History:
+    """Short time series of one entity's position; fits slopes so single-frame mask noise cancels."""
+
+    def __init__(self, maxlen: int = 16) -> None:
+        self.t: list[float] = []
+        self.yaw: list[float] = []  # unwrapped world yaw
+        self.dist: list[float] = []
+        self.height: list[float] = []
+        self.maxlen = maxlen
+
+    def push(self, t: float, world_yaw: float, distance_m: float, height_deg: float) -> None:
+        if self.yaw:
+            world_yaw = self.yaw[-1] + float(wrap_deg(world_yaw - self.yaw[-1]))
+        for seq, v in ((self.t, t), (self.yaw, world_yaw), (self.dist, distance_m), (self.height, height_deg)):
+            seq.append(float(v))
+            del seq[: -self.maxlen]
+
+    def kinematics(self, window_s: float = 0.7) -> Kinematics:
+        t = np.asarray(self.t)
+        sel = t >= t[-1] - window_s if t.size else t.astype(bool)
+        t, yaw = t[sel], np.asarray(self.yaw)[sel]
+        dist = np.minimum(np.asarray(self.dist)[sel], 20.0)
+        height = np.maximum(np.asarray(self.height)[sel], 0.5)
+        d_now = float(np.median(dist[-3:])) if dist.size else float("inf")
+        if t.size < 3 or t[-1] - t[0] < 1e-6:
+            return Kinematics(d_now, 0.0, None, 0.0, 0.0, 0.0, int(t.size))
+        fin = np.isfinite(dist)
+        v_r = -float(np.polyfit(t[fin], dist[fin], 1)[0]) if fin.sum() >= 3 else 0.0
+        omega = float(np.polyfit(t, yaw, 1)[0])
+        growth = float(np.polyfit(t, np.log(height), 1)[0])
+        ttc = d_now / v_r if v_r > 0.2 and np.isfinite(d_now) else None
+        v_t = abs(np.radians(omega)) * (d_now if np.isfinite(d_now) else 20.0)
+        return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size))
+
+
+def distance_class(d: float) -> str:
+    """Words for distance that a listener can act on."""
+    if d <= 1.0:
+        return "within arm's reach"
+    if d <= 2.5:
+        return "close"
+    if d <= 6.0:
+        return "near"
+    return "far"

@@ -1,0 +1,183 @@
+"""The alert stage: instance-aligned captions and the spoken alerts that cite them.
+
+Every alert names one tracked entity (its id, role and our bearing); the first alert of an event
+uses the template caption so it never waits for a VLM, whose answers arrive later through
+`poll()` and may be spoken as a follow-up when the policy allows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.captioner_template import TemplateCaptioner, describe_appearance
+from models.captioning import CaptionRequest
+from runtime.bearings import clock_hour
+from runtime.config import Config
+from runtime.events_log import EventLog
+from runtime.packets import Alert, Caption, FramePacket, Track, TriggerResult
+
+log = logging.getLogger(__name__)
+_EVENT_STATES = ("onset", "ongoing")
+
+
+@dataclass(frozen=True, eq=False)
+class Work:
+    """What travels between stages for one frame; each stage adds its part with dataclasses.replace."""
+
+    packet: FramePacket
+    trigger: TriggerResult
+    entities: Any | None = None  # models.entities.EntityUpdate
+    captions: tuple[Caption, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+
+
+def motion_facts(entities: Any, track: Track) -> tuple[str, str, int]:
+    """(motion words, distance words, priority 1..3) for one track from the entity stage's measurements."""
+    facts = entities.motion.get(track.entity_id) if entities is not None else None
+    if facts is None:
+        return "moving", "", 1
+    distance = facts.distance_class
+    words = facts.describe()
+    urgent = distance == "within arm's reach" or (facts.ttc_s is not None and facts.ttc_s < 2.0)
+    priority = 3 if urgent else 2 if facts.approaching or facts.crossing else 1
+    return words, distance, priority
+
+
+@dataclass
+class _Counters:
+    decided: int = 0
+    spoken: int = 0
+    suppressed: int = 0
+    captions_template: int = 0
+    captions_vlm: int = 0
+    follow_ups: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+class AlertStage:
+    name = "alerts"
+
+    def __init__(self, cfg: Config, events: EventLog, speaker: Any, captioner: Any) -> None:
+        from runtime.audio.policy import AlertPolicy
+
+        self.cfg = cfg
+        self.events = events
+        self.speaker = speaker
+        self.policy = AlertPolicy(cfg.alerts)
+        self.template = TemplateCaptioner()
+        self.async_vlm = None
+        if not isinstance(captioner, TemplateCaptioner):
+            from models.vlm.async_runner import AsyncCaptioner
+
+            self.async_vlm = AsyncCaptioner(captioner, deadline_s=cfg.captioner.deadline_s)
+        self.captions: dict[int, Caption] = {}
+        self.alerted: dict[int, int] = {}  # entity id → highest priority already alerted in this event
+        self.alert_lines: list[dict[str, Any]] = []
+        self.c = _Counters()
+
+    def _request(self, work: Work, track: Track, motion: str, distance: str) -> CaptionRequest:
+        appearance = describe_appearance(work.packet.image, track.mask, track.kind)
+        return CaptionRequest(
+            entity_id=track.entity_id, frame_index=track.frame_index, role=track.role, kind=track.kind,
+            bearing_deg=track.bearing_deg, clock=clock_hour(track.bearing_deg), distance_hint=distance,
+            motion_hint=motion, appearance_hint=appearance,
+        )
+
+    def _caption(self, work: Work, track: Track, motion: str, distance: str) -> Caption:
+        request = self._request(work, track, motion, distance)
+        cap = self.template.caption(request)
+        if self.async_vlm is not None:
+            from models.vlm.views import attach_views
+
+            self.async_vlm.submit(attach_views(request, work.packet.image, track, work.entities, template=cap))
+        return cap
+
+    def _speak(self, work: Work, alert: Alert) -> bool:
+        decision = self.policy.decide(alert, time.monotonic_ns())
+        self.c.decided += 1
+        if not decision.speak:
+            self.c.suppressed += 1
+            return False
+        handed_ns = self.speaker.announce(alert, decision, work.packet.video_t)
+        latency_ms = (handed_ns - alert.capture_ns) / 1e6 if handed_ns else float("nan")
+        self.events.alert(alert, latency_ms)
+        self.c.spoken += 1
+        self.c.latencies_ms.append(latency_ms)
+        self.alert_lines.append({"frame": alert.frame_index, "entity_id": alert.entity_id, "text": alert.text,
+                                 "clock": alert.clock, "bearing_deg": alert.bearing_deg, "latency_ms": latency_ms})
+        return True
+
+    def process(self, work: Work) -> Work:
+        new_caps: list[Caption] = []
+        alerts: list[Alert] = []
+        in_event = work.trigger.state in _EVENT_STATES
+        if work.trigger.state == "onset":
+            self.alerted.clear()
+        tracks = list(work.entities.tracks) if work.entities is not None else []
+        for track in tracks:
+            if not track.mask.any():
+                continue
+            motion, distance, priority = motion_facts(work.entities, track)
+            if track.entity_id not in self.captions:
+                cap = self._caption(work, track, motion, distance)
+                self.captions[track.entity_id] = cap
+                self.c.captions_template += 1
+                new_caps.append(cap)
+            if not in_event or track.role != "perpetrator":
+                continue
+            if priority <= self.alerted.get(track.entity_id, 0):
+                continue
+            text = self.template.caption(self._request(work, track, motion, distance)).speech
+            alert = Alert(work.packet.frame_index, work.packet.video_t, work.packet.capture_ns, track.entity_id,
+                          track.role, track.bearing_deg, clock_hour(track.bearing_deg), priority, text)
+            if self._speak(work, alert):
+                self.alerted[track.entity_id] = priority
+                alerts.append(alert)
+        new_caps += self._poll_vlm(work, in_event)
+        for cap in new_caps:
+            self.events.caption(cap)
+        return dataclasses.replace(work, captions=tuple(new_caps), alerts=tuple(alerts))
+
+    def _poll_vlm(self, work: Work, in_event: bool) -> list[Caption]:
+        if self.async_vlm is None:
+            return []
+        out = []
+        for cap in self.async_vlm.poll():
+            self.captions[cap.entity_id] = cap
+            self.c.captions_vlm += 1
+            out.append(cap)
+            if in_event and cap.role == "perpetrator" and cap.speech:
+                bearing = next((t.bearing_deg for t in work.entities.tracks if t.entity_id == cap.entity_id), None) \
+                    if work.entities is not None else None
+                if bearing is not None:
+                    alert = Alert(work.packet.frame_index, work.packet.video_t, work.packet.capture_ns,
+                                  cap.entity_id, cap.role, bearing, clock_hour(bearing), 1, cap.speech)
+                    self.c.follow_ups += self._speak(work, alert)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        import numpy as np
+
+        lat = np.asarray([v for v in self.c.latencies_ms if v == v], dtype=float)
+        out: dict[str, Any] = {k: v for k, v in dataclasses.asdict(self.c).items() if k != "latencies_ms"}
+        if lat.size:
+            out["capture_to_earcon_ms"] = {"p50": round(float(np.percentile(lat, 50)), 2),
+                                           "p95": round(float(np.percentile(lat, 95)), 2),
+                                           "max": round(float(lat.max()), 2)}
+        out["policy"] = dataclasses.asdict(self.policy.counters) if dataclasses.is_dataclass(self.policy.counters) \
+            else {}
+        if self.async_vlm is not None:
+            out["vlm"] = self.async_vlm.stats()
+        stats = getattr(self.speaker, "stats", None)
+        if stats is not None and dataclasses.is_dataclass(stats):
+            out["speaker"] = dataclasses.asdict(stats)
+        return out
+
+    def close(self) -> None:
+        if self.async_vlm is not None:
+            self.async_vlm.close()
+        self.speaker.close()

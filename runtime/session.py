@@ -1,0 +1,151 @@
+"""Assembles one run of the alert path: source → trigger → entities/tracker → alerts → outputs.
+
+The same assembly serves `replay` (block on full queues: every frame counts), `live` (drop the oldest
+frame before slow stages: the wearer needs *now*), `demo` and `bench replay`. Heavy backends are
+created through the registry only when configured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.alerting import AlertStage, Work
+from runtime.annotate import AnnotatedVideo
+from runtime.bearings import Mounting
+from runtime.config import Config
+from runtime.events_log import EventLog
+from runtime.packets import Caption, FramePacket, SourceInfo
+from runtime.pipeline import OverflowPolicy, Runner
+
+log = logging.getLogger(__name__)
+
+
+class TriggerStage:
+    """Frame → Work with the anomaly score (the trigger keeps its own motion history)."""
+
+    name = "trigger"
+
+    def __init__(self, trigger: Any) -> None:
+        self.trigger = trigger
+
+    def process(self, packet: FramePacket) -> Work:
+        return Work(packet=packet, trigger=self.trigger.process(packet))
+
+
+class EntityStageAdapter:
+    """Runs the entity stage (proposals, roles, tracker) — the queue before it may drop in live mode."""
+
+    name = "tracker"
+
+    def __init__(self, stage: Any) -> None:
+        self.stage = stage
+
+    def process(self, work: Work) -> Work:
+        return dataclasses.replace(work, entities=self.stage.process(work.packet, work.trigger))
+
+
+class OutputStage:
+    """Per-frame lines of events.jsonl and the annotated video, off the alert thread."""
+
+    name = "output"
+
+    def __init__(self, events: EventLog, video: AnnotatedVideo | None) -> None:
+        self.events = events
+        self.video = video
+        self.captions: dict[int, Caption] = {}
+
+    def process(self, work: Work) -> Work:
+        p, trig = work.packet, work.trigger
+        self.events.frame(p.frame_index, p.video_t, trig.score, state=trig.state, cue=trig.cue)
+        tracks = list(work.entities.tracks) if work.entities is not None else []
+        for t in tracks:
+            self.events.track(t)
+        for c in work.captions:
+            self.captions[c.entity_id] = c
+        if self.video is not None:
+            self.video.write(p.image, tracks, self.captions, trig.score, p.video_t)
+        return work
+
+
+@dataclass
+class SessionResult:
+    out_dir: Path
+    summary: dict[str, Any]
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Path, *, live: bool,
+                 speaker: Any | None = None) -> tuple[list, EventLog, AnnotatedVideo | None, AlertStage]:
+    """Everything but the source, so tests can drive the stages with their own sources."""
+    from models.entities import EntityStage
+    from models.registry import check_backends, create_captioner, create_tracker
+    from models.trigger import create_trigger
+
+    check_backends(cfg.tracker, cfg.captioner)
+    events = EventLog(out_dir / "events.jsonl", write_tracks=cfg.output.tracks)
+    video = AnnotatedVideo(out_dir / "annotated.mp4", info.fps / cfg.runner.process_every) \
+        if cfg.output.annotated_video else None
+    trigger = create_trigger(cfg.trigger, mounting)
+    entity_stage = EntityStage(cfg, mounting, lambda: create_tracker(cfg.tracker))
+    if speaker is None:
+        speaker = make_speaker(cfg, out_dir / "alerts.wav")
+    alert_stage = AlertStage(cfg, events, speaker, create_captioner(cfg.captioner))
+    policy = OverflowPolicy(cfg.runner.live_policy if live else cfg.runner.replay_policy)
+    stages = [
+        (TriggerStage(trigger), policy),
+        (EntityStageAdapter(entity_stage), policy),
+        (alert_stage, OverflowPolicy.BLOCK),  # alerts never drop: they are the product
+        (OutputStage(events, video), policy if live else OverflowPolicy.BLOCK),
+    ]
+    return stages, events, video, alert_stage
+
+
+def make_speaker(cfg: Config, wav_path: Path | None) -> Any:
+    from runtime.audio.sinks import open_sink
+    from runtime.audio.speaker import Speaker
+
+    return Speaker(cfg.audio, cfg.tts, open_sink(cfg.audio, wav_path))
+
+
+def run_session(cfg: Config, source: Any, out_dir: Path, mounting: Mounting, *, live: bool = False,
+                speaker: Any | None = None, progress: Any | None = None) -> SessionResult:
+    """Run to the end of the source; writes events.jsonl, alerts.wav and annotated.mp4 in out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info: SourceInfo = source.info
+    stages, events, video, alert_stage = build_stages(cfg, mounting, info, out_dir, live=live, speaker=speaker)
+    runner = Runner(source, stages, queue_size=cfg.runner.queue_size, process_every=cfg.runner.process_every,
+                    sink=progress)
+    t0 = time.perf_counter()
+    try:
+        stats = runner.run()
+    finally:
+        source.close()
+        alert_stage.close()
+    wav = out_dir / "alerts.wav"
+    if video is not None:
+        video.finish(wav if wav.exists() else None)
+    summary = {
+        "source": dataclasses.asdict(info), "live": live,
+        "mounting": dataclasses.asdict(mounting),
+        **stats.summary(),
+        "alerts": alert_stage.summary(),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "total_wall_s": round(time.perf_counter() - t0, 3),
+        "config": {"tracker": cfg.tracker.backend, "captioner": cfg.captioner.backend,
+                   "trigger": cfg.trigger.backend, "process_every": cfg.runner.process_every},
+    }
+    events.summary(summary)
+    events.close()
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return SessionResult(out_dir=out_dir, summary=summary, alerts=alert_stage.alert_lines)

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Sets up ego360 on a fresh Debian machine (root, PyPI + apt reachable): system packages when
+# missing, the virtual environment at .venv, and the package. `--dev` adds everything the test
+# suite needs (torch, sam2, transformers, onnx, audio server). Idempotent: reruns are quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEV=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) DEV=1 ;;
+    *) echo "setup.sh: unknown option '$arg'; use --dev or nothing" >&2; exit 2 ;;
+  esac
+done
+
+APT_PKGS=(ffmpeg espeak-ng libespeak-ng1 libportaudio2 libsndfile1)
+[ "$DEV" = 1 ] && APT_PKGS+=(pulseaudio pulseaudio-utils libasound2-plugins)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "[setup] apt: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+  || { echo "setup.sh: Python >= 3.11 required (found $("$PY" --version)); set PYTHON=python3.11" >&2; exit 2; }
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+"${PIP[@]}" --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
+
+if [ "$DEV" = 1 ]; then
+  echo "[setup] python: torch, sam2, transformers, onnx, audio, eval, dev tools (first run takes minutes)"
+  "${PIP[@]}" torch==2.14.1 torchvision==0.29.1 2>&1 | grep -v "is ignored: it is neither" || true
+  "${PIP[@]}" -e ".[audio,onnx,vlm,eval,dev]" 2>&1 | grep -v "is ignored: it is neither" || true
+  if ! .venv/bin/python -c "import sam2" 2>/dev/null; then
+    SAM2_BUILD_CUDA=0 "${PIP[@]}" --no-build-isolation sam2==1.1.0 2>&1 | grep -v "is ignored: it is neither" || true
+  fi
+else
+  echo "[setup] python: ego360 with audio"
+  "${PIP[@]}" -e ".[audio]" 2>&1 | grep -v "is ignored: it is neither" || true
+fi
+.venv/bin/python -c "import runtime, cv2, av, pycocotools" || { echo "setup.sh: install failed" >&2; exit 1; }
+echo "[setup] ready: .venv/bin/ego360 --help"

@@ -1,0 +1,234 @@
+"""Alert audio without a sound device: panning, earcons, policy, TTS (real espeak-ng), mixer, WAV."""
+
+from __future__ import annotations
+
+import shutil
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime.audio.earcon import BEHIND_TONES_HZ, FRONT_TONES_HZ, make_earcon
+from runtime.audio.mixer import Mixer, Timeline
+from runtime.audio.pan import pan_gains, spatialize
+from runtime.audio.policy import AlertPolicy, Decision
+from runtime.audio.sinks import FileSink, open_sink
+from runtime.audio.speaker import Speaker
+from runtime.audio.tts import TTSWorker
+from runtime.config import AlertsConfig, AudioConfig, TTSConfig
+from runtime.packets import Alert
+
+SR = 16000
+NS = 1_000_000_000
+SPEAK = Decision(True, False, "speak")
+
+
+def make_alert(entity: int = 1, priority: int = 1, capture_s: float = 0.0, bearing: float = 0.0,
+               text: str = "person ahead") -> Alert:
+    clock = round(bearing / 30.0) % 12 or 12
+    return Alert(0, capture_s, int(capture_s * NS), entity, "perpetrator", bearing, clock, priority, text)
+
+
+class ToneEngine:
+    """A stand-in engine writing an audible 16-bit WAV of a plausible spoken length (0.35 s/word)."""
+
+    def __init__(self, seconds_per_word: float = 0.35, rate: int = 22050) -> None:
+        self.seconds_per_word = seconds_per_word
+        self.rate = rate
+        self.calls = 0
+
+    def synth_to_file(self, text: str, path: str, rate_wpm: int, voice: str) -> None:
+        self.calls += 1
+        n = int(self.rate * self.seconds_per_word * len(text.split()))
+        x = 0.3 * np.sin(2 * np.pi * 300.0 * np.arange(n) / self.rate)
+        write_wav(path, x, self.rate)
+
+
+class EmptyWavEngine:
+    def synth_to_file(self, text: str, path: str, rate_wpm: int, voice: str) -> None:
+        write_wav(path, np.zeros(0), 22050)
+
+
+class RaisingEngine:
+    def synth_to_file(self, text: str, path: str, rate_wpm: int, voice: str) -> None:
+        raise RuntimeError("espeak driver exploded")
+
+
+def write_wav(path: str, x: np.ndarray, rate: int) -> None:
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.round(np.asarray(x) * 32767).astype("<i2").tobytes())
+
+
+def sequence_factory(*engines):
+    """Each (re)initialisation gets the next engine; the last one repeats."""
+    made = []
+
+    def factory():
+        made.append(engines[min(len(made), len(engines) - 1)])
+        return made[-1]
+
+    factory.made = made
+    return factory
+
+
+def dominant_hz(x: np.ndarray, sr: int) -> float:
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x)), n=8 * len(x)))
+    return float(np.fft.rfftfreq(8 * len(x), 1.0 / sr)[np.argmax(spec)])
+
+
+# -- panning and earcons ------------------------------------------------------------------------
+
+
+def test_pan_gains_follow_clock_positions():
+    l3, r3 = pan_gains(90.0)  # 3 o'clock
+    l9, r9 = pan_gains(-90.0)  # 9 o'clock
+    l12, r12 = pan_gains(0.0)
+    assert r3 > 0.99 and l3 < 0.01
+    assert l9 > 0.99 and r9 < 0.01
+    assert l12 == pytest.approx(r12) and l12 == pytest.approx(np.sqrt(0.5))
+    l2, r2 = pan_gains(60.0)  # 2 o'clock: right of centre, not hard right
+    assert l3 < l2 < l12 and r12 < r2 < r3
+    for b in (-170.0, -45.0, 30.0, 135.0):
+        left, right = pan_gains(b)
+        assert left**2 + right**2 == pytest.approx(1.0)  # equal power
+
+
+def test_spatialize_behind_is_quieter_and_duller():
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(SR).astype(np.float32) * 0.1
+    front, behind = spatialize(noise, 0.0, SR), spatialize(noise, 180.0, SR)
+    assert front.shape == (SR, 2)
+    assert np.sqrt(np.mean(behind**2)) < 0.75 * np.sqrt(np.mean(front**2))
+    hi = np.fft.rfftfreq(SR, 1.0 / SR) > 5000
+    assert np.abs(np.fft.rfft(behind[:, 0]))[hi].sum() < 0.5 * np.abs(np.fft.rfft(front[:, 0]))[hi].sum()
+
+
+def test_earcon_front_rises_behind_falls_lower():
+    front, behind = make_earcon(10.0, SR, 120), make_earcon(170.0, SR, 120)
+    assert len(front) == len(behind) == int(0.12 * SR)
+    half = len(front) // 2
+    f1, f2 = dominant_hz(front[:half], SR), dominant_hz(front[half:], SR)
+    b1, b2 = dominant_hz(behind[:half], SR), dominant_hz(behind[half:], SR)
+    assert f1 == pytest.approx(FRONT_TONES_HZ[0], abs=20) and f2 == pytest.approx(FRONT_TONES_HZ[1], abs=20)
+    assert b1 == pytest.approx(BEHIND_TONES_HZ[0], abs=20) and b2 == pytest.approx(BEHIND_TONES_HZ[1], abs=20)
+    assert f2 > f1 and b2 < b1 and max(b1, b2) < min(f1, f2)
+    assert make_earcon(90.0, SR, 120) is front  # sides count as front; cached
+
+
+# -- policy ---------------------------------------------------------------------------------------
+
+
+def test_policy_cooldown_allows_only_escalation():
+    pol = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=1.5, min_priority=1))
+    assert pol.decide(make_alert(1, 1, 0.0), 0).speak
+    repeat = pol.decide(make_alert(1, 1, 3.0), 3 * NS)  # the first utterance (~1 s) has ended
+    assert repeat == Decision(False, False, "cooldown")
+    assert pol.decide(make_alert(2, 1, 3.1), int(3.1 * NS)).speak  # other entity is not in cooldown
+    assert pol.decide(make_alert(1, 2, 3.2), int(3.2 * NS)).speak  # escalation of entity 1 goes
+    assert pol.decide(make_alert(1, 2, 8.0), 8 * NS).reason == "cooldown"  # 4.8 s after the escalation
+    assert pol.decide(make_alert(1, 2, 9.5), int(9.5 * NS)).speak  # 6.3 s after: cooldown over
+    c = pol.counters
+    assert (c.considered, c.dropped_cooldown) == (6, 2)
+
+
+def test_policy_drops_stale_and_low_priority():
+    pol = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=1.5, min_priority=2))
+    assert pol.decide(make_alert(1, 1, 0.0), 0).reason == "below-min-priority"
+    assert pol.decide(make_alert(1, 2, 0.0), int(1.6 * NS)).reason == "stale"
+    assert pol.decide(make_alert(1, 2, 0.0), int(1.4 * NS)).speak
+    c = pol.counters
+    assert (c.dropped_priority, c.dropped_stale, c.spoken) == (1, 1, 1)
+
+
+def test_policy_interrupts_lower_and_queues_equal():
+    pol = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=1.5, min_priority=1))
+    long_text = "a person is walking towards you from the left side quite fast"
+    assert pol.decide(make_alert(1, 1, 0.0, text=long_text), 0) == Decision(True, False, "speak")
+    # 0.5 s later the first utterance (~4 s) is still playing
+    assert pol.decide(make_alert(2, 1, 0.5), int(0.5 * NS)).reason == "stale"  # would wait > 1.5 s
+    assert pol.decide(make_alert(3, 3, 0.5), int(0.5 * NS)) == Decision(True, True, "interrupt")
+    # a short equal-priority alert queues behind the (short) interrupting one if it will still be fresh
+    pol2 = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=3.0, min_priority=1))
+    assert pol2.decide(make_alert(1, 2, 0.0, text="car"), 0).reason == "speak"
+    assert pol2.decide(make_alert(2, 2, 0.2, text="bike"), int(0.2 * NS)) == Decision(True, False, "queued")
+    assert pol2.decide(make_alert(3, 1, 5.0), 5 * NS).reason == "speak"  # idle again: no interrupt
+    assert pol.counters.interrupts == 1 and pol2.counters.queued == 1
+
+
+# -- mixer and file sink --------------------------------------------------------------------------
+
+
+def test_mixer_interrupt_fades_lower_priority_only():
+    mix = Mixer(SR)
+    low = np.full((SR, 2), 0.2, np.float32)  # 1 s
+    first = mix.add(low, priority=1)
+    mix.add(low, priority=1, after=first)  # starts at 1 s: not yet playing when interrupted
+    assert np.allclose(mix.render(1600), 0.2)
+    cut = mix.interrupt(below_priority=2, fade_ms=10.0)
+    assert cut == 2
+    mix.add(np.full((800, 2), 0.5, np.float32), priority=2)
+    out = mix.render(1600)
+    fade = int(0.010 * SR)
+    assert np.all(np.diff(out[:fade, 0] - 0.5) <= 1e-6)  # low voice ramps down under the new one
+    assert np.allclose(out[fade + 1 : 800], 0.5)  # low voice gone, high voice intact
+    assert np.allclose(out[800:], 0.0)
+    assert not mix.busy()
+
+
+def test_timeline_queue_places_after_previous():
+    tl = Timeline(SR)
+    a = tl.add(np.ones((100, 2), np.float32), 0, 1, queue=True)
+    b = tl.add(np.ones((50, 2), np.float32), 20, 1, queue=True)
+    assert tl.voices[b].start == tl.end_of(a) == 100
+    c = tl.add(np.ones((10, 2), np.float32), 0, 1, after=b)
+    assert tl.voices[c].start == 150
+
+
+def test_file_sink_places_sounds_at_video_time(tmp_path: Path):
+    sink = FileSink(tmp_path / "alerts.wav", SR)
+    click = spatialize(np.full(160, 0.5, np.float32), 90.0, SR)  # right
+    sink.play(click, 0.5, 1)
+    sink.play(spatialize(np.full(160, 0.5, np.float32), -90.0, SR), 1.25, 1)  # left
+    sink.close()
+    with wave.open(str(tmp_path / "alerts.wav")) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, SR)
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
+    right_on, left_on = np.flatnonzero(x[:, 1]), np.flatnonzero(x[:, 0])
+    assert right_on[0] == int(0.5 * SR) and right_on[-1] == int(0.5 * SR) + 159
+    assert left_on[0] == int(1.25 * SR) and len(left_on) == 160
+    assert len(x) == int(1.25 * SR) + 160
+
+
+def test_speaker_places_earcon_then_speech_and_pans(tmp_path: Path):
+    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=120)
+    out = open_sink(cfg, tmp_path / "alerts.wav")
+    tts = TTSWorker(TTSConfig(), SR, engine_factory=lambda: ToneEngine(), warm_up=False)
+    sp = Speaker(cfg, TTSConfig(), out, tts=tts)
+    ns = sp.announce(make_alert(1, 2, 2.0, bearing=90.0, text="person at three"), SPEAK, 2.0)
+    assert isinstance(ns, int) and ns > 0
+    sp.close()
+    x = out.file_sink.render()
+    start, earcon_end = int(2.0 * SR), int(2.0 * SR) + int(0.12 * SR)
+    assert np.flatnonzero(np.abs(x[:, 1]) > 1e-4)[0] == pytest.approx(start, abs=2)
+    speech = x[earcon_end:]
+    assert dominant_hz(speech[: SR // 4, 1], SR) == pytest.approx(300, abs=10)  # ToneEngine speech
+    assert np.sqrt(np.mean(x[:, 1] ** 2)) > 20 * np.sqrt(np.mean(x[:, 0] ** 2))  # 3 o'clock → right
+    assert sp.stats.speech_played == 1
+    assert (tmp_path / "alerts.wav").stat().st_size > 44
+
+
+def test_speaker_interrupt_cancels_lower_speech(tmp_path: Path):
+    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=100)
+    out = open_sink(cfg, tmp_path / "alerts.wav")
+    sp = Speaker(cfg, TTSConfig(backend="none"), out)
+    sp.announce(make_alert(1, 1, 1.0, bearing=-90.0), SPEAK, 1.0)
+    out.file_sink.play(np.full((SR, 2), 0.1, np.float32), 1.1, 1)  # a long low-priority voice
+    sp.announce(make_alert(2, 3, 1.5, bearing=90.0), Decision(True, True, "interrupt"), 1.5)
+    sp.close()
+    x = out.file_sink.render()
+    assert np.allclose(x[int(1.5 * SR) + int(0.02 * SR) :, 0], 0.0)  # left (low) voice gone after fade
+    assert sp.stats.interrupts == 1
