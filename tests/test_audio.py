@@ -232,3 +232,97 @@ def test_speaker_interrupt_cancels_lower_speech(tmp_path: Path):
     x = out.file_sink.render()
     assert np.allclose(x[int(1.5 * SR) + int(0.02 * SR) :, 0], 0.0)  # left (low) voice gone after fade
     assert sp.stats.interrupts == 1
+
+
+# -- TTS --------------------------------------------------------------------------------------------
+
+
+def test_tts_real_espeak_speech_has_plausible_length_and_energy():
+    pytest.importorskip("pyttsx3")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (apt install espeak-ng)")
+    tts = TTSWorker(TTSConfig(rate_wpm=190), SR)
+    try:
+        short = tts.synthesize("person ahead", timeout=30)
+        long = tts.synthesize("a person is running towards you at three o'clock", timeout=30)
+    finally:
+        tts.close()
+    assert short is not None and long is not None
+    assert short.dtype == np.float32 and short.ndim == 1
+    assert 0.4 < len(short) / SR < 2.0  # 2 words at 190 wpm ≈ 0.6 s (+ espeak's end pause)
+    assert 1.5 < len(long) / SR < 5.0  # 9 words ≈ 2.8 s
+    assert len(long) > 2 * len(short)
+    assert np.sqrt(np.mean(long**2)) > 0.02  # speech, not silence
+    # voiced speech energy sits in the 100–4000 Hz band, even after resampling to 16 kHz
+    spec = np.abs(np.fft.rfft(long)) ** 2
+    f = np.fft.rfftfreq(len(long), 1.0 / SR)
+    assert spec[(f > 100) & (f < 4000)].sum() > 0.8 * spec.sum()
+    st = tts.stats
+    assert (st.requests, st.succeeded, st.failed) == (2, 2, 0)
+    print(f"\nespeak-ng synth: mean {st.synth_ms_mean:.1f} ms, max {st.synth_ms_max:.1f} ms per phrase; "
+          f"retries {st.retries}, reinits {st.reinits}")
+
+
+def test_tts_rate_changes_duration():
+    pytest.importorskip("pyttsx3")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    text = "car approaching from behind on your left"
+    lens = {}
+    for wpm in (140, 280):
+        tts = TTSWorker(TTSConfig(rate_wpm=wpm), SR, warm_up=False)
+        lens[wpm] = len(tts.synthesize(text, timeout=30))
+        tts.close()
+    assert 1.5 < lens[140] / lens[280] < 2.5  # rate is applied on every utterance
+
+
+def test_tts_empty_wav_is_retried_with_a_fresh_engine():
+    factory = sequence_factory(EmptyWavEngine(), ToneEngine())
+    tts = TTSWorker(TTSConfig(retries=2), SR, engine_factory=factory, warm_up=False)
+    pcm = tts.synthesize("person at three", timeout=10)
+    tts.close()
+    assert pcm is not None and len(pcm) == pytest.approx(3 * 0.35 * SR, rel=0.02)
+    st = tts.stats
+    assert (st.succeeded, st.failed, st.retries, st.attempt_failures, st.reinits) == (1, 0, 1, 1, 1)
+    assert len(factory.made) == 2
+
+
+def test_tts_rejects_implausible_duration():
+    lost_rate = ToneEngine(seconds_per_word=3.0)  # as if the rate had dropped to 20 wpm
+    tts = TTSWorker(TTSConfig(retries=1), SR, engine_factory=sequence_factory(lost_rate, ToneEngine()),
+                    warm_up=False)
+    assert tts.synthesize("bike on the left", timeout=10) is not None
+    tts.close()
+    assert tts.stats.attempt_failures == 1 and lost_rate.calls == 1
+
+
+def test_tts_always_failing_is_counted_not_raised():
+    tts = TTSWorker(TTSConfig(retries=2), SR, engine_factory=RaisingEngine)
+    results = [tts.synthesize("person ahead", timeout=10), tts.synthesize("car behind", timeout=10)]
+    tts.close()
+    assert results == [None, None]
+    st = tts.stats
+    assert (st.requests, st.succeeded, st.failed, st.attempt_failures, st.retries) == (2, 0, 2, 6, 4)
+
+
+def test_tts_factory_failure_is_counted_not_raised():
+    def broken_factory():
+        raise OSError("libespeak-ng.so.1: cannot open shared object file")
+
+    tts = TTSWorker(TTSConfig(retries=1), SR, engine_factory=broken_factory)
+    assert tts.synthesize("person ahead", timeout=10) is None
+    tts.close()
+    assert tts.stats.failed == 1
+
+
+def test_speaker_with_failing_tts_still_plays_earcon(tmp_path: Path):
+    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=120)
+    out = open_sink(cfg, tmp_path / "alerts.wav")
+    sp = Speaker(cfg, TTSConfig(retries=1), out, engine_factory=RaisingEngine)
+    ns = sp.announce(make_alert(1, 2, 0.5, bearing=-90.0), SPEAK, 0.5)
+    sp.close()
+    assert ns > 0
+    x = out.file_sink.render()
+    assert len(x) == int(0.5 * SR) + int(0.12 * SR)  # earcon only, at its video time
+    assert np.abs(x[int(0.5 * SR) :, 0]).max() > 0.3 and np.abs(x[:, 1]).max() < 1e-6  # 9 o'clock → left
+    assert sp.stats.tts_failures == 1 and sp.stats.speech_played == 0

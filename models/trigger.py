@@ -1,0 +1,176 @@
+"""Anomaly triggers: a weight-free motion trigger and a learned ONNX trigger behind one interface.
+
+The motion trigger scores what matters to a blind pedestrian, after cancelling the wearer's own
+turning (see `models.motion`): something approaching (time to contact from the ground distance or
+from looming), something very close (worse behind), something fast crossing near. Distant or slow
+movers score nothing, so ordinary street life stays silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from models.event_state import EventStateMachine
+from models.motion import Blob, History, Kinematics, MotionAnalyzer, MotionFrame, ramp
+from runtime.bearings import Mounting, wrap_deg
+from runtime.config import TriggerConfig, check_choice
+from runtime.errors import ModelError
+from runtime.packets import FramePacket, TriggerResult
+
+
+class Trigger(Protocol):
+    def process(self, packet: FramePacket) -> TriggerResult: ...
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One scored mover on one frame."""
+
+    track_id: int
+    score: float
+    cue: str  # "approach" | "close" | "crossing" | "none"
+    bearing_deg: float  # wearer-relative
+    kin: Kinematics
+    blob: Blob
+
+
+def score_cue(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float, str]:
+    """Per-mover anomaly score in [0, 1] and the cue that gave it."""
+    d = k.distance_m
+    behind = 1.25 if abs(bearing_deg) > 100.0 else 1.0
+    near = ramp(d, 2.6, 1.2) if np.isfinite(d) else ramp(blob.height_deg, 45.0, 75.0)
+    close = min(1.0, behind * near)
+    approach = 0.0
+    if k.samples >= 3:
+        if k.ttc_s is not None and d < 10.0:
+            approach = ramp(k.ttc_s, 4.0, 1.5) * ramp(k.approach_mps, 0.4, 1.0)
+        loom_ttc = 1.0 / k.growth_per_s if k.growth_per_s > 1e-3 else np.inf
+        approach = max(approach, ramp(loom_ttc, 2.5, 1.0) * ramp(blob.height_deg, 8.0, 20.0))
+    crossing = ramp(k.tangential_mps, 2.0, 4.0) * ramp(d, 5.0, 2.5) if k.samples >= 3 else 0.0
+    scores = {"close": close, "approach": approach, "crossing": crossing}
+    cue = max(scores, key=scores.__getitem__)
+    return (scores[cue], cue) if scores[cue] > 0.0 else (0.0, "none")
+
+
+class CueTracker:
+    """Associates blobs frame to frame by world yaw so each mover gets a short motion history."""
+
+    def __init__(self, max_gap_s: float = 0.6) -> None:
+        self.max_gap_s = max_gap_s
+        self._tracks: dict[int, tuple[History, float, float]] = {}  # id → (history, world yaw, last t)
+        self._next = 0
+
+    def update(self, mf: MotionFrame) -> list[tuple[int, Blob, History]]:
+        t = mf.video_t
+        free = dict(self._tracks)
+        out: list[tuple[int, Blob, History]] = []
+        for blob in mf.blobs:
+            world = blob.yaw_deg + mf.ego_yaw_deg
+            gate = max(10.0, 0.75 * blob.width_deg)
+            best = min(free, key=lambda i: abs(wrap_deg(world - free[i][1])), default=None)
+            if best is None or abs(wrap_deg(world - free[best][1])) > gate:
+                best, self._next = self._next, self._next + 1
+                hist = History()
+            else:
+                hist = free.pop(best)[0]
+            hist.push(t, world, blob.distance_m, blob.height_deg)
+            self._tracks[best] = (hist, world, t)
+            out.append((best, blob, hist))
+        for i in [i for i, (_h, _w, last) in self._tracks.items() if t - last > self.max_gap_s]:
+            del self._tracks[i]
+        return out
+
+
+class MotionTrigger:
+    """Weight-free trigger; `motion` (the analyzer) may be shared with the entity stage to save work."""
+
+    name = "motion"
+
+    def __init__(self, cfg: TriggerConfig, mounting: Mounting | None = None, motion: MotionAnalyzer | None = None):
+        self.cfg = cfg
+        self.mounting = mounting or Mounting()
+        self.motion = motion or MotionAnalyzer(cfg.work_width, cfg.fg_threshold, cfg.camera_height_m)
+        self.states = EventStateMachine(cfg.on_threshold, cfg.off_threshold, cfg.min_on_frames, cfg.min_off_frames)
+        self._cues = CueTracker()
+        self.last_cues: tuple[Cue, ...] = ()
+
+    def process(self, packet: FramePacket) -> TriggerResult:
+        mf = self.motion.analyze(packet)
+        cues = []
+        for tid, blob, hist in self._cues.update(mf):
+            bearing = float(self.mounting.wearer_yaw(blob.yaw_deg))
+            kin = hist.kinematics()
+            score, cue = score_cue(kin, blob, bearing)
+            cues.append(Cue(tid, score, cue, bearing, kin, blob))
+        self.last_cues = tuple(sorted(cues, key=lambda c: -c.score))
+        best = self.last_cues[0] if self.last_cues else None
+        score = best.score if best is not None and mf.warm else 0.0
+        step = self.states.update(score)
+        quiet = best is None or score <= 0.0
+        return TriggerResult(
+            packet.frame_index, float(score), None if quiet else best.bearing_deg,
+            "none" if quiet else best.cue, step.state, step.event_id,
+        )
+
+
+class OnnxTrigger:
+    """A learned trigger behind the same interface (and the same state machine).
+
+    Model I/O (documented contract for exported models):
+    - input ``image``: float32 [1, 3, H, W], RGB in [0, 1], the equirect resized to
+      W = `trigger.work_width`, H = W / 2 (camera coordinates, no mounting correction);
+    - output ``score``: float32 [1], anomaly probability in [0, 1] for this frame;
+    - output ``bearing_logits``: float32 [1, 12], logits over 12 camera-yaw sectors whose centres
+      are 0°, 30°, …, 330° (sector i centre = i·30°, wrapped to (-180, 180]); the trigger turns the
+      arg-max into a wearer-relative bearing with the mounting.
+    The onnxruntime session is created on the first frame, so `import models` stays light.
+    """
+
+    name = "onnx"
+
+    def __init__(self, cfg: TriggerConfig, mounting: Mounting | None = None, **_: Any):
+        path = Path(cfg.onnx_path).expanduser() if cfg.onnx_path else None
+        if path is None or not path.is_file():
+            raise ModelError(
+                f"trigger ONNX model {cfg.onnx_path or '(unset)'} not found; "
+                "set --set trigger.onnx_path=FILE.onnx or use --set trigger.backend=motion"
+            )
+        self.cfg, self.path = cfg, path
+        self.mounting = mounting or Mounting()
+        self.states = EventStateMachine(cfg.on_threshold, cfg.off_threshold, cfg.min_on_frames, cfg.min_off_frames)
+        self._session: Any = None
+
+    def _run(self, image: np.ndarray) -> tuple[float, np.ndarray]:
+        import cv2
+
+        if self._session is None:
+            try:
+                import onnxruntime as ort
+            except ImportError as exc:
+                raise ModelError("onnxruntime is not installed; pip install 'ego360[onnx]'") from exc
+            self._session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+        w = self.cfg.work_width
+        x = cv2.resize(image, (w, w // 2), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        score, logits = self._session.run(["score", "bearing_logits"], {"image": x.transpose(2, 0, 1)[None]})
+        return float(np.asarray(score).reshape(-1)[0]), np.asarray(logits).reshape(-1)
+
+    def process(self, packet: FramePacket) -> TriggerResult:
+        score, logits = self._run(packet.image)
+        score = float(np.clip(score, 0.0, 1.0))
+        cam_yaw = float(wrap_deg(30.0 * int(np.argmax(logits))))
+        step = self.states.update(score)
+        bearing = float(self.mounting.wearer_yaw(cam_yaw)) if score > 0.0 else None
+        return TriggerResult(packet.frame_index, score, bearing, "learned", step.state, step.event_id)
+
+
+TRIGGERS: dict[str, type] = {"motion": MotionTrigger, "onnx": OnnxTrigger}
+
+
+def make_trigger(cfg: TriggerConfig, mounting: Mounting | None = None, **kwargs: Any) -> Trigger:
+    """Build the configured trigger; unknown name → ConfigError listing the valid names."""
+    check_choice("trigger.backend", cfg.backend, TRIGGERS)
+    return TRIGGERS[cfg.backend](cfg, mounting, **kwargs)

@@ -1,0 +1,142 @@
+"""Synthetic moving people over the real street panorama, with exact ground truth, for trigger/tracker tests.
+
+People are flat-shaded upright figures (body + head) placed by world yaw and ground distance for a
+camera 1.6 m above the ground; the wearer may turn (a circular shift of the panorama). Used until
+(and alongside) the scenario generator, so the tests stay independent of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from runtime.packets import FramePacket
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+CAM_H = 1.6
+
+
+def street(width: int) -> np.ndarray:
+    path = DATA / "street_equirect_3840x1920.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    bgr = cv2.imread(str(path))
+    return cv2.cvtColor(cv2.resize(bgr, (width, width // 2), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+
+
+@dataclass
+class Person:
+    eid: int
+    color: tuple[int, int, int]
+    path: Callable[[float], tuple[float, float]]  # t → (world yaw deg, ground distance m)
+    height_m: float = 1.75
+
+
+@dataclass
+class SynthScene:
+    width: int
+    people: list[Person]
+    fps: float = 30.0
+    num_frames: int = 90
+    ego_rate_dps: float = 0.0
+    events: list[dict] = field(default_factory=list)  # {"start_frame", "end_frame", "perpetrator", "victim"}
+    _bg: np.ndarray | None = None
+
+    def render(self, i: int) -> tuple[np.ndarray, dict[int, np.ndarray], dict[int, float]]:
+        """Frame i → (RGB, GT masks per person id, GT wearer yaw per person id)."""
+        w, h = self.width, self.width // 2
+        if self._bg is None:
+            self._bg = street(w)
+        t = i / self.fps
+        ego = self.ego_rate_dps * t
+        img = np.roll(self._bg, -int(round(ego / 360.0 * w)), axis=1).copy()
+        rng = np.random.default_rng(i)
+        masks: dict[int, np.ndarray] = {}
+        yaws: dict[int, float] = {}
+        order = sorted(self.people, key=lambda p: -p.path(t)[1])
+        for p in order:
+            world, d = p.path(t)
+            yaw = (world - ego + 180.0) % 360.0 - 180.0
+            m = person_mask(w, h, yaw, d, p.height_m)
+            shade = np.linspace(1.15, 0.75, h, dtype=np.float32)[:, None, None]
+            colour = np.clip(np.array(p.color, np.float32)[None, None] * shade, 0, 255).astype(np.uint8)
+            img[m] = np.broadcast_to(colour, (h, w, 3))[m]
+            for other in masks.values():
+                other &= ~m
+            masks[p.eid] = m
+            yaws[p.eid] = yaw
+        noise = rng.normal(0.0, 2.0, img.shape).astype(np.float32)
+        img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+        return img, masks, yaws
+
+    def packet(self, i: int) -> FramePacket:
+        img, _m, _y = self.render(i)
+        return FramePacket(i, i / self.fps, i, img)
+
+
+def person_mask(w: int, h: int, yaw: float, d: float, height_m: float = 1.75) -> np.ndarray:
+    """An upright figure at camera yaw `yaw`, distance `d` (wraps the seam)."""
+    half = math.degrees(math.atan(0.25 / d))
+    top = math.degrees(math.atan((height_m - CAM_H) / d))
+    head = math.degrees(math.atan((height_m - 0.25 - CAM_H) / d))
+    bottom = -math.degrees(math.atan(CAM_H / d))
+    px = lambda a: (a / 360.0 + 0.5) * w  # noqa: E731
+    py = lambda p: (0.5 - p / 180.0) * h  # noqa: E731
+    canvas = np.zeros((h, 3 * w), np.uint8)
+    cx = px(yaw) + w
+    hw = half / 360.0 * w
+    cv2.rectangle(canvas, (int(round(cx - hw)), int(round(py(head)))), (int(round(cx + hw)), int(round(py(bottom)))), 1, -1)
+    r = max(1, int(round(0.45 * hw)))
+    cv2.ellipse(canvas, (int(round(cx)), int(round((py(top) + py(head)) / 2))), (r, max(1, int(round((py(head) - py(top)) / 2)))),
+                0, 0, 360, 1, -1)
+    m = canvas[:, :w] | canvas[:, w : 2 * w] | canvas[:, 2 * w :]
+    return m.astype(bool)
+
+
+def linear(p0: tuple[float, float], p1: tuple[float, float], t0: float, t1: float) -> Callable[[float], tuple[float, float]]:
+    """Walk in a straight line on the ground between two (world yaw, distance) points during [t0, t1]."""
+    def xy(p):
+        a = math.radians(p[0])
+        return p[1] * math.sin(a), p[1] * math.cos(a)
+
+    (x0, y0), (x1, y1) = xy(p0), xy(p1)
+
+    def f(t: float) -> tuple[float, float]:
+        u = min(1.0, max(0.0, (t - t0) / (t1 - t0)))
+        x, y = x0 + u * (x1 - x0), y0 + u * (y1 - y0)
+        return math.degrees(math.atan2(x, y)), max(0.3, math.hypot(x, y))
+
+    return f
+
+
+def circling(radius: float, start_yaw: float, rate_dps: float) -> Callable[[float], tuple[float, float]]:
+    return lambda t: ((start_yaw + rate_dps * t + 180.0) % 360.0 - 180.0, radius)
+
+
+def approach_scene(width: int = 960, from_yaw: float = 150.0) -> SynthScene:
+    """A person waits 6 m away, then from 1.5 s walks up to 0.7 m of the wearer; a passer-by far away."""
+    perp = Person(1, (200, 30, 30), linear((from_yaw, 6.0), (from_yaw, 0.7), 1.5, 4.5))
+    far = Person(2, (30, 60, 200), linear((-60.0, 12.0), (20.0, 12.0), 0.0, 6.0))
+    return SynthScene(width, [perp, far], num_frames=150, events=[{"start_frame": 45, "end_frame": 149,
+                                                                  "perpetrator": 1, "victim": "wearer"}])
+
+
+def passersby_scene(width: int = 960, ego_rate_dps: float = 0.0) -> SynthScene:
+    """Ordinary street life: people walking past at 4–9 m, optionally while the wearer turns."""
+    people = [
+        Person(1, (200, 180, 40), linear((-70.0, 5.0), (60.0, 5.0), 0.0, 5.0)),
+        Person(2, (40, 160, 60), linear((100.0, 8.0), (170.0, 7.0), 0.0, 5.0)),
+        Person(3, (90, 40, 160), linear((-150.0, 9.0), (-100.0, 9.0), 0.0, 5.0)),
+    ]
+    return SynthScene(width, people, num_frames=150, ego_rate_dps=ego_rate_dps)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    u = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / u) if u else 0.0
