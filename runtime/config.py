@@ -87,6 +87,10 @@ class CaptionerConfig:
     max_pixels: int = 256 * 256
     max_new_tokens: int = 128
     grounding: bool = False
+    json_schema: bool = True  # ask for response_format json_schema (openai); auto-off after one HTTP 400
+    temperature: float = 0.0
+    box_format: Literal["auto", "pixels", "rel1000"] = "auto"  # pixels: Qwen2.5-VL, rel1000: Qwen3-VL
+    workers: int = 1  # AsyncCaptioner threads (requests in flight at once, at most one per entity)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +34,7 @@ class Completion:
 class Backend(Protocol):
     name: str
     max_frames: int
+    deadline_s: float
 
     def complete(self, prompt: Prompt, schema: dict | None, timeout_s: float | None = None) -> Completion:
         """One chat turn; raises VLMError on transport failures."""
@@ -40,6 +42,7 @@ class Backend(Protocol):
 
 def caption_with_repair(backend: Backend, request: CaptionRequest) -> Caption:
     """Ask once; if the reply is not our JSON, show the model its reply and ask once more."""
+    t0 = time.monotonic()
     prompt = build_caption_prompt(request, backend.max_frames)
     first = backend.complete(prompt, CAPTION_SCHEMA)
     if not first.text.strip():
@@ -49,7 +52,10 @@ def caption_with_repair(backend: Backend, request: CaptionRequest) -> Caption:
     except ParseError as exc:
         log.info("VLM reply for entity %d unusable (%s); one repair attempt", request.entity_id, exc)
     repair = Prompt(system=prompt.system, parts=(build_repair_prompt(first.text),))
-    second = backend.complete(repair, CAPTION_SCHEMA)
+    left = backend.deadline_s - (time.monotonic() - t0)
+    if left <= 0:
+        raise VLMError("no time left for a repair attempt before the caption deadline")
+    second = backend.complete(repair, CAPTION_SCHEMA, timeout_s=left)
     try:
         return parse_caption(second.text, request)
     except ParseError as exc:

@@ -51,6 +51,7 @@ class OpenAICaptioner:
                               "e.g. --set captioner.model=Qwen/Qwen2.5-VL-3B-Instruct")
         self.cfg = cfg
         self.max_frames = cfg.max_frames
+        self.deadline_s = cfg.deadline_s
         self.url = cfg.base_url.rstrip("/") + "/chat/completions"
         self._schema_ok = cfg.json_schema  # flips to False once if the server rejects response_format
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from runtime.evaluation.io import DEFAULT_FPS, ClipGT, GTEvent, Predictions, load_gt_arg, load_predictions
+from runtime.evaluation.io import (
+    DEFAULT_FPS,
+    ClipGT,
+    GTEntity,
+    GTEvent,
+    PredCaption,
+    Predictions,
+    load_gt_arg,
+    load_predictions,
+)
 from runtime.evaluation.judge import DIMENSIONS, ScorerSpec, make_scorer
 from runtime.evaluation.matching import MATCH_IOU, assign, iou_table
 from runtime.evaluation.metrics import (
@@ -112,11 +122,11 @@ def _with_grounding(base: ClipResult, gt: ClipGT, pred: Predictions, settings: E
     assignments = assign(iou, settings.iou_threshold)
     scorer = make_scorer(settings.scorer) if settings.scorer is not None else None
     results, calls, failures, retries = [], 0, 0, 0
-    for ent, a in zip(ents, assignments, strict=True):
+    for k, (ent, a) in enumerate(zip(ents, assignments, strict=True)):
         pid = table.pred_ids[a.pred_index] if a.pred_index is not None else None
         cap, status, dims, n, f, r = _caption(ent, pred.captions.get(pid) if a.matched else None, scorer)
         calls, failures, retries = calls + n, failures + f, retries + r
-        results.append(EntityResult(ent.id, ent.role, table.n_frames[keep[len(results)]], a.iou, a.matched,
+        results.append(EntityResult(ent.id, ent.role, table.n_frames[keep[k]], a.iou, a.matched,
                                     pid, cap, status, dims))
     matched_preds = {r.pred_entity for r in results if r.matched}
     unmatched = [p for p in table.pred_ids if p not in matched_preds]
@@ -124,13 +134,12 @@ def _with_grounding(base: ClipResult, gt: ClipGT, pred: Predictions, settings: E
     for p in unmatched:
         group = ROLE_GROUPS.get(pred.track_roles.get(p, "related"), "related")
         by_role[group] = by_role.get(group, 0) + 1
-    return ClipResult(**{**base.__dict__, "entities": tuple(results), "n_pred_entities": len(table.pred_ids),
-                         "fpe": len(unmatched), "fpe_by_role": by_role,
-                         "scorer": getattr(scorer, "name", None), "judge_calls": calls,
-                         "judge_failures": failures, "judge_retries": retries})
+    return replace(base, entities=tuple(results), n_pred_entities=len(table.pred_ids), fpe=len(unmatched),
+                   fpe_by_role=by_role, scorer=getattr(scorer, "name", None), judge_calls=calls,
+                   judge_failures=failures, judge_retries=retries)
 
 
-def _caption(ent, cap, scorer):
+def _caption(ent: GTEntity, cap: PredCaption | None, scorer: Any) -> tuple:
     """(Cap 0–100 or None, status, per-dimension scores, calls, failed calls, retries) for one GT entity."""
     refs = {"appearance": ent.appearance, "motion": ent.motion,
             "semantic": "; ".join(t for t in (ent.appearance, ent.motion) if t)}

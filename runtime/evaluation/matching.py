@@ -48,7 +48,8 @@ def _rle(obj: dict[str, Any], size: tuple[int, int]) -> dict[str, Any]:
     return mask_utils.encode(np.asfortranarray(dense.astype(np.uint8)))
 
 
-def eval_frames(gt: ClipGT, entity_id: int, processed: set[int], windows: Iterable[tuple[int, int]] | None) -> list[int]:
+def eval_frames(gt: ClipGT, entity_id: int, processed: set[int],
+                windows: Iterable[tuple[int, int]] | None) -> list[int]:
     """The GT frames of an entity that are scored: where it is visible, that the replay processed,
     and (with windows) inside an event window."""
     frames = [f for f, obs in gt.frames.items() if any(o.entity_id == entity_id for o in obs)]
