@@ -23,13 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"equirect image to project (default {DEFAULT_IMAGE.name}, random noise if absent)")
 
 
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    times = []
+def paired_median_ms(fns: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Median ms of each function, calls interleaved so a busy machine slows all of them alike."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000.0
+        for fn, acc in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t0)
+    return [statistics.median(t) * 1000.0 for t in times]
 
 
 def _load(path: str | None):
@@ -57,13 +59,17 @@ def bench_case(img, face_w: int, repeats: int) -> dict[str, float | None]:
     cube = Cubemap(face_w, img.shape[:2])
     ours_out = cube.faces(img)
     first_ms = (time.perf_counter() - t0) * 1000.0
-    ours = median_ms(lambda: cube.faces(img), repeats)
     try:
         import py360convert
     except ImportError:
-        return {"first": first_ms, "ours": ours, "ref": None, "diff": None}
-    ref_out = np.stack(py360convert.e2c(img, face_w, mode="bilinear", cube_format="list"))
-    ref = median_ms(lambda: py360convert.e2c(img, face_w, mode="bilinear", cube_format="list"), repeats)
+        return {"first": first_ms, "ours": paired_median_ms([lambda: cube.faces(img)], repeats)[0],
+                "ref": None, "diff": None}
+
+    def ref_call():
+        return py360convert.e2c(img, face_w, mode="bilinear", cube_format="list")
+
+    ref_out = np.stack(ref_call())
+    ours, ref = paired_median_ms([lambda: cube.faces(img), ref_call], repeats)
     diff = float(np.abs(ours_out.astype(np.int16) - ref_out.astype(np.int16)).max())
     return {"first": first_ms, "ours": ours, "ref": ref, "diff": diff}
 

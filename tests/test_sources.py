@@ -293,11 +293,13 @@ def test_camera_url_reconnects_after_the_sender_restarts():
         assert src.info.fps == pytest.approx(30.0, rel=0.01)
         reader = Reader(src).start()
         assert wait_until(lambda: len(reader.packets) >= 15, 30), "no frames from the live stream"
+        failed, reconnects = src.stats.failed_reads, src.stats.reconnects  # a loaded machine may have hiccuped
         sender.stop()
-        assert wait_until(lambda: src.stats.failed_reads >= 1, 30), "dead stream was not noticed"
+        assert wait_until(lambda: src.stats.failed_reads > failed, 30), "dead stream was not noticed"
         before = len(reader.packets)
         sender.start()
-        assert wait_until(lambda: src.stats.reconnects >= 1 and len(reader.packets) >= before + 15, 60), src.stats
+        assert wait_until(lambda: src.stats.reconnects > reconnects and len(reader.packets) >= before + 15, 60), \
+            src.stats
         src.close()
         assert reader.join(30), "iteration did not stop after close()"
     finally:
@@ -323,10 +325,12 @@ def test_camera_stream_that_never_returns_ends_after_bounded_attempts(caplog):
         assert reader.join(60), "source kept waiting for a stream that never came back"
     finally:
         sender.stop()
-    assert src.stats.reconnects == 0 and src.stats.reconnect_attempts == 3
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert errors and "ending the stream" in errors[-1].getMessage()
-    assert sum("reconnect attempt" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records) == 3
+    assert src.stats.reconnect_attempts - src.stats.reconnects >= 3  # (a hiccup before the kill may add some)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors and "after 3 reconnect attempts; ending the stream" in errors[-1]
+    tail = [r.getMessage() for r in caplog.records
+            if r.levelno == logging.WARNING and "reconnect attempt" in r.getMessage()][-6:]
+    assert [("failed" in m) for m in tail] == [False, True] * 3  # "attempt k in Ns", "attempt k failed", ...
     src.close()
 
 

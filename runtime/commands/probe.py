@@ -13,10 +13,12 @@ from runtime.cli import add_config_args
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("probe", help="open a source and print its resolution, fps, frame count and read speed")
+    parser = subparsers.add_parser(
+        "probe", help="open a source and print its resolution, fps, frame count and read speed")
     parser.add_argument("spec", metavar="SPEC",
                         help="video file, image folder, camera index, /dev/videoN, stream URL or scenario:NAME")
-    parser.add_argument("--frames", type=int, default=100, metavar="N", help="frames to read for the speed test (default 100)")
+    parser.add_argument("--frames", type=int, default=100, metavar="N",
+                        help="frames to read for the speed test (default 100)")
     parser.add_argument("--realtime", action="store_true", help="pace a clip to its fps while reading")
     add_config_args(parser)
     parser.set_defaults(func=run)

@@ -201,16 +201,16 @@ def aggregate(clips: Sequence[ClipResult]) -> dict[str, Any]:
         "judge": {"calls": sum(c.judge_calls for c in clips), "failures": sum(c.judge_failures for c in clips),
                   "retries": sum(c.judge_retries for c in clips)},
     }
-    return _clean(out)
+    return json_ready(out)
 
 
-def _clean(obj: Any) -> Any:
+def json_ready(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
+        return {k: json_ready(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
+        return [json_ready(v) for v in obj]
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, np.generic):
-        return _clean(obj.item())
+        return json_ready(obj.item())
     return obj
