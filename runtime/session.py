@@ -60,6 +60,7 @@ class OutputStage:
         self.events = events
         self.video = video
         self.captions: dict[int, Caption] = {}
+        self.latencies_ms: list[float] = []
 
     def process(self, work: Work) -> Work:
         p, trig = work.packet, work.trigger
@@ -71,6 +72,7 @@ class OutputStage:
             self.captions[c.entity_id] = c
         if self.video is not None:
             self.video.write(p.image, tracks, self.captions, trig.score, p.video_t)
+        self.latencies_ms.append((time.monotonic_ns() - p.capture_ns) / 1e6)
         return work
 
 
@@ -79,6 +81,17 @@ class SessionResult:
     out_dir: Path
     summary: dict[str, Any]
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    alert_latencies_ms: list[float] = field(default_factory=list)  # capture → earcon handed to the sink
+    frame_latencies_ms: list[float] = field(default_factory=list)  # capture → frame fully processed
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    if not values:
+        return {}
+    p50, p95, p99 = np.percentile(np.asarray(values), [50, 95, 99])
+    return {"p50": round(float(p50), 2), "p95": round(float(p95), 2), "p99": round(float(p99), 2)}
 
 
 def _peak_rss_mb() -> float:
@@ -86,7 +99,7 @@ def _peak_rss_mb() -> float:
 
 
 def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Path, *, live: bool,
-                 speaker: Any | None = None) -> tuple[list, EventLog, AnnotatedVideo | None, AlertStage]:
+                 speaker: Any | None = None) -> tuple[list, EventLog, AnnotatedVideo | None, AlertStage, OutputStage]:
     """Everything but the source, so tests can drive the stages with their own sources."""
     from models.entities import EntityStage
     from models.registry import check_backends, create_captioner, create_tracker
@@ -102,13 +115,14 @@ def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Pat
         speaker = make_speaker(cfg, out_dir / "alerts.wav")
     alert_stage = AlertStage(cfg, events, speaker, create_captioner(cfg.captioner))
     policy = OverflowPolicy(cfg.runner.live_policy if live else cfg.runner.replay_policy)
+    output = OutputStage(events, video)
     stages = [
         (TriggerStage(trigger), policy),
         (EntityStageAdapter(entity_stage), policy),
         (alert_stage, OverflowPolicy.BLOCK),  # alerts never drop: they are the product
-        (OutputStage(events, video), policy if live else OverflowPolicy.BLOCK),
+        (output, policy if live else OverflowPolicy.BLOCK),
     ]
-    return stages, events, video, alert_stage
+    return stages, events, video, alert_stage, output
 
 
 def make_speaker(cfg: Config, wav_path: Path | None) -> Any:
@@ -123,7 +137,7 @@ def run_session(cfg: Config, source: Any, out_dir: Path, mounting: Mounting, *, 
     """Run to the end of the source; writes events.jsonl, alerts.wav and annotated.mp4 in out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     info: SourceInfo = source.info
-    stages, events, video, alert_stage = build_stages(cfg, mounting, info, out_dir, live=live, speaker=speaker)
+    stages, events, video, alert_stage, output = build_stages(cfg, mounting, info, out_dir, live=live, speaker=speaker)
     runner = Runner(source, stages, queue_size=cfg.runner.queue_size, process_every=cfg.runner.process_every,
                     sink=progress)
     t0 = time.perf_counter()
@@ -140,6 +154,7 @@ def run_session(cfg: Config, source: Any, out_dir: Path, mounting: Mounting, *, 
         "mounting": dataclasses.asdict(mounting),
         **stats.summary(),
         "alerts": alert_stage.summary(),
+        "capture_to_output_ms": _percentiles(output.latencies_ms),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "total_wall_s": round(time.perf_counter() - t0, 3),
         "config": {"tracker": cfg.tracker.backend, "captioner": cfg.captioner.backend,
@@ -148,4 +163,5 @@ def run_session(cfg: Config, source: Any, out_dir: Path, mounting: Mounting, *, 
     events.summary(summary)
     events.close()
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return SessionResult(out_dir=out_dir, summary=summary, alerts=alert_stage.alert_lines)
+    return SessionResult(out_dir=out_dir, summary=summary, alerts=alert_stage.alert_lines,
+                         alert_latencies_ms=list(alert_stage.c.latencies_ms), frame_latencies_ms=output.latencies_ms)

@@ -26,7 +26,7 @@ SINK = "ego360_null"
 
 @dataclass(frozen=True)
 class PulseServer:
-    env: dict[str, str]  # HOME, XDG_RUNTIME_DIR, PULSE_SERVER of the private daemon
+    env: dict[str, str]  # HOME, XDG_RUNTIME_DIR, PULSE_SERVER of the private daemon (for its tools)
     sink: str
     log: Path
 
@@ -105,10 +105,12 @@ def pulse_server() -> Iterator[PulseServer]:
     started = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=30)
     if started.returncode != 0:
         _require_or_skip(f"pulseaudio failed to start: {started.stderr.strip()[-500:]}")
-    saved = {k: os.environ.get(k) for k in env}
+    # Only PULSE_SERVER goes into this process's environment: a changed HOME would leak into every
+    # later test of the session; libpulse needs no cookie with auth-anonymous=1.
+    saved = {"PULSE_SERVER": os.environ.get("PULSE_SERVER")}
     try:
         _wait_ready(env, log)
-        os.environ.update(env)
+        os.environ["PULSE_SERVER"] = env["PULSE_SERVER"]
         _reinit_sounddevice()
         yield PulseServer(env=env, sink=SINK, log=log)
     finally:

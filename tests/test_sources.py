@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import types
 from pathlib import Path
@@ -331,6 +332,8 @@ def test_camera_stream_that_never_returns_ends_after_bounded_attempts(caplog):
     tail = [r.getMessage() for r in caplog.records
             if r.levelno == logging.WARNING and "reconnect attempt" in r.getMessage()][-6:]
     assert [("failed" in m) for m in tail] == [False, True] * 3  # "attempt k in Ns", "attempt k failed", ...
+    delays = [float(re.search(r"in ([0-9.]+) s", m).group(1)) for m in tail[::2]]
+    assert delays == [0.1, 0.2, 0.2]  # doubling, capped at reconnect_backoff_max_s
     src.close()
 
 

@@ -49,7 +49,7 @@ def extract_json(text: str) -> object:
 # --- direction sanitising -------------------------------------------------------------------------
 
 _NUM = r"(?:1[0-2]|0?[1-9]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
-_PREP = r"(?:(?:on|to|from|at|towards?|over|off|coming\s+from)\s+(?:to\s+)?)?"
+_PREP = r"(?:(?:on|to|from|at|towards?|over|off)\s+(?:to\s+)?)?"
 _DET = r"(?:(?:your|the|my|their)\s+)?"
 _MOD = r"(?:(?:far|hard|just|right|directly|straight|slightly|immediately)\s+)?"
 _YOU = r"(?:\s+(?:of\s+)?(?:you|the\s+wearer))?"
@@ -140,17 +140,13 @@ def clock_phrase(clock: int) -> str:
 def sanitise_speech(text: str, clock: int, max_words: int = MAX_SPEECH_WORDS) -> str:
     """Our bearing exactly once: in place of the model's first direction, else appended; ≤ max_words."""
     ours = clock_phrase(clock)
-    marked = _to_you(text)
-    marked = _mark_directions(marked)
-    head, sep, tail = marked.partition(_MARK)
-    words_ours = len(ours.split())
+    head, sep, tail = _mark_directions(_to_you(text)).partition(_MARK)
     head_words = _tidy(head).split()
-    tail_words = _tidy(tail.replace(_MARK, " ")).split() if sep else []
-    budget = max(max_words - words_ours, 0)
+    tail_words = re.sub(r"^[\s-]+", "", tail.replace(_MARK, " ")).split() if sep else []
+    budget = max(max_words - len(ours.split()), 0)
     head_words = head_words[:budget]
     tail_words = tail_words[: max(budget - len(head_words), 0)]
-    out = " ".join([*head_words, ours, *tail_words])
-    return _tidy(out)
+    return _tidy(" ".join([*head_words, ours, *tail_words]))
 
 
 def _truncate_words(text: str, n: int) -> str:

@@ -73,6 +73,8 @@ def select_frames(views: tuple[np.ndarray, ...], max_frames: int) -> list[np.nda
         return []
     if len(views) <= max_frames:
         return list(views)
+    if max_frames == 1:
+        return [views[-1]]
     idx = np.linspace(0, len(views) - 1, max_frames).round().astype(int)
     return [views[i] for i in sorted(set(idx.tolist()))]
 

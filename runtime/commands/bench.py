@@ -12,6 +12,7 @@ import importlib
 # name → (module, one-line help)
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "projection": ("runtime.bench_projection", "equirect → cube faces: ours vs py360convert (median ms)"),
+    "replay": ("runtime.bench_replay", "the alert path per stage: fps, capture→earcon latency, RSS, side by side"),
 }
 
 

@@ -62,10 +62,7 @@ class ClipGT:
     entities: tuple[GTEntity, ...] = ()
     frames: dict[int, tuple[GTObs, ...]] = field(default_factory=dict, repr=False)
     aliases: tuple[str, ...] = ()
-
-    @property
-    def has_masks(self) -> bool:
-        return bool(self.frames)
+    has_masks: bool = False  # an ego360 gt.json (grounding is scored, even with no entity on screen)
 
 
 @dataclass(frozen=True)
@@ -179,10 +176,25 @@ def _alert(obj: dict[str, Any]) -> PredAlert:
 
 
 def load_gt_json(path: str | Path) -> ClipGT:
-    """Own tolerant reader of `ego360-gt/1` (docs/annotations.md): only the fields eval needs."""
+    """`gt.json` (or its dir) → ClipGT, through the shared validating loader when it is installed."""
     p = Path(path)
     if p.is_dir():
         p = p / "gt.json"
+    try:
+        from runtime.scenario.gt import load_gt
+    except ImportError:
+        return _parse_gt_json(path, p)
+    g = load_gt(p)
+    events = tuple(GTEvent(e.id, e.cls, e.start_frame, e.end_frame, e.perpetrator, e.victim, e.direction)
+                   for e in g.events)
+    entities = tuple(GTEntity(e.id, e.role, e.kind, e.appearance, e.motion) for e in g.entities)
+    frames = {f.frame: tuple(GTObs(r.id, r.rle, r.bearing_deg) for r in f.entities) for f in g.frames if f.entities}
+    aliases = (g.scenario,) if g.scenario else ()
+    return ClipGT(p.parent.name, str(p), g.cls, g.fps, g.num_frames, events, entities, frames, aliases, True)
+
+
+def _parse_gt_json(path: str | Path, p: Path) -> ClipGT:
+    """Own tolerant reader of `ego360-gt/1` (docs/annotations.md): only the fields eval needs."""
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -210,9 +222,9 @@ def load_gt_json(path: str | Path) -> ClipGT:
             frames[int(fr["frame"])] = obs
     fps = _opt_float(data.get("fps"))
     num = data.get("num_frames")
-    aliases = tuple(a for a in (str(data.get("scenario") or ""), Path(str(data.get("clip") or "")).stem) if a)
+    aliases = (str(data["scenario"]),) if data.get("scenario") else ()
     return ClipGT(p.parent.name, str(p), cls, fps, int(num) if num is not None else None, events, entities,
-                  frames, aliases)
+                  frames, aliases, True)
 
 
 def _opt_float(v: Any) -> float | None:
@@ -288,7 +300,7 @@ def pair_inputs(pred_dirs: list[str], gt_args: list[str]) -> list[tuple[str, Cli
     named = [(p, by_name.get(Path(p).name)) for p in pred_dirs]
     if all(g is not None for _, g in named):
         return [(p, g) for p, g in named if g is not None]
-    json_only = all(g.has_masks or g.source.endswith(".json") for g in gts)
+    json_only = all(g.has_masks for g in gts)
     if json_only and len(gts) == len(pred_dirs):
         return list(zip(pred_dirs, gts, strict=True))
     missing = [p for p, g in named if g is None]
