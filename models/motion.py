@@ -51,12 +51,17 @@ def roll_frac(img: np.ndarray, shift: float) -> np.ndarray:
     return (1.0 - f) * a + f * np.roll(img, k + 1, axis=1).astype(np.float32)
 
 
-def mask_geometry(mask: np.ndarray) -> tuple[Box, float, float] | None:
-    """Seam-aware box (x1 may exceed W), circular-mean camera yaw and mean pitch of an equirect mask."""
+def mask_geometry(mask: np.ndarray, x_off: int = 0, y_off: int = 0, shape: tuple[int, int] | None = None
+                  ) -> tuple[Box, float, float] | None:
+    """Seam-aware box (x1 may exceed W), circular-mean camera yaw and mean pitch of an equirect mask.
+
+    `mask` may be a crop at (x_off, y_off) of an equirect of `shape` (faster for small objects).
+    """
     ys, xs = np.nonzero(mask)
     if xs.size == 0:
         return None
-    h, w = mask.shape
+    h, w = shape if shape is not None else mask.shape
+    xs, ys = xs + x_off, ys + y_off
     yaw = circular_mean_deg(col_yaw(xs, w))
     xc = (yaw + 180.0) / 360.0 * w - 0.5
     u = np.mod(xs - xc + w / 2.0, w) - w / 2.0 + xc  # columns unwrapped around the centre
@@ -141,16 +146,21 @@ def extract_blobs(fg: np.ndarray, min_area: int, camera_height_m: float) -> tupl
         members = np.nonzero(rep == r)[0]
         if int(stats[members, cv2.CC_STAT_AREA].sum()) < min_area:
             continue
-        mask = np.isin(labels, members) if members.size > 1 else labels == r
-        geo = mask_geometry(mask)
+        if members.size > 1:
+            x0, y0, crop = 0, 0, np.isin(labels, members)
+        else:
+            x0, y0, bw, bh = (int(v) for v in stats[r, :4])
+            crop = labels[y0 : y0 + bh, x0 : x0 + bw] == r
+        geo = mask_geometry(crop, x0, y0, (h, w))
         if geo is None:
             continue
         box, yaw, pitch = geo
+        mask = np.zeros((h, w), bool)
+        mask[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]] = crop
         top = float(row_pitch(box.y0, h) + 90.0 / h)
-        rows = np.nonzero(mask.any(axis=1))[0]
-        bottom = float(row_pitch(rows.max(), h) - 90.0 / h)
+        bottom = float(row_pitch(box.y1 - 1, h) - 90.0 / h)
         blobs.append(
-            Blob(mask, int(mask.sum()), box, yaw, pitch, top, bottom, (box.x1 - box.x0) * 360.0 / w,
+            Blob(mask, int(crop.sum()), box, yaw, pitch, top, bottom, (box.x1 - box.x0) * 360.0 / w,
                  _camera_distance(bottom, camera_height_m))
         )
     return tuple(sorted(blobs, key=lambda b: -b.area))

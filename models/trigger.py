@@ -45,12 +45,12 @@ def score_cue(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float, str
     near = ramp(d, 2.6, 1.2) if np.isfinite(d) else ramp(blob.height_deg, 45.0, 75.0)
     close = min(1.0, behind * near)
     approach = 0.0
-    if k.samples >= 3:
-        if k.ttc_s is not None and d < 10.0:
-            approach = ramp(k.ttc_s, 4.0, 1.5) * ramp(k.approach_mps, 0.4, 1.0)
+    if k.samples >= 5:  # a young track is often a blob still separating from its ghost: no speeds yet
+        if k.ttc_s is not None and d < 8.0:
+            approach = ramp(k.ttc_s, 4.5, 2.0) * ramp(k.approach_mps, 0.5, 1.0)
         loom_ttc = 1.0 / k.growth_per_s if k.growth_per_s > 1e-3 else np.inf
         approach = max(approach, ramp(loom_ttc, 2.5, 1.0) * ramp(blob.height_deg, 8.0, 20.0))
-    crossing = ramp(k.tangential_mps, 2.0, 4.0) * ramp(d, 5.0, 2.5) if k.samples >= 3 else 0.0
+    crossing = ramp(k.tangential_mps, 2.0, 4.0) * ramp(d, 5.0, 2.5) if k.samples >= 5 else 0.0
     scores = {"close": close, "approach": approach, "crossing": crossing}
     cue = max(scores, key=scores.__getitem__)
     return (scores[cue], cue) if scores[cue] > 0.0 else (0.0, "none")

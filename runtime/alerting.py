@@ -61,10 +61,11 @@ class _Counters:
 class AlertStage:
     name = "alerts"
 
-    def __init__(self, cfg: Config, events: EventLog, speaker: Any, captioner: Any) -> None:
+    def __init__(self, cfg: Config, events: EventLog, speaker: Any, captioner: Any, *, live: bool = False) -> None:
         from runtime.audio.policy import AlertPolicy
 
         self.cfg = cfg
+        self.live = live
         self.events = events
         self.speaker = speaker
         self.policy = AlertPolicy(cfg.alerts)
@@ -96,8 +97,17 @@ class AlertStage:
             self.async_vlm.submit(attach_views(request, work.packet.image, track, work.entities, template=cap))
         return cap
 
+    def _policy_clock(self, work: Work, alert: Alert) -> tuple[Alert, int]:
+        """Live: wall clock. Replay: video time plus the real processing lag, so cooldowns mean the same
+        in a replay run faster than real time, while a frame that waited too long still goes stale."""
+        now = time.monotonic_ns()
+        if self.live:
+            return alert, now
+        video_ns = int(work.packet.video_t * 1e9)
+        return dataclasses.replace(alert, capture_ns=video_ns), video_ns + (now - work.packet.capture_ns)
+
     def _speak(self, work: Work, alert: Alert) -> bool:
-        decision = self.policy.decide(alert, time.monotonic_ns())
+        decision = self.policy.decide(*self._policy_clock(work, alert))
         self.c.decided += 1
         if not decision.speak:
             self.c.suppressed += 1

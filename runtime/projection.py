@@ -132,23 +132,40 @@ class _Pinhole:
         return _scalar(u), _scalar(v), (bool(front) if np.ndim(front) == 0 else front)
 
     def sample_map(self, H: int, W: int) -> np.ndarray:
-        """float32 (h, w, 2) equirect *index* coordinates (pixel centres at integers) for cv2.remap."""
-        u, v = np.meshgrid(np.arange(self.w) + 0.5, np.arange(self.h) + 0.5)
-        x, y = yawpitch_to_equirect_px(*self.pixel_to_yawpitch(u, v), W, H)
-        # y clipped to the valid rows keeps BORDER_WRAP (needed for x) from wrapping across the poles.
-        return np.stack([x - 0.5, np.clip(y - 0.5, 0, H - 1)], axis=-1).astype(np.float32)
+        """float32 (h, w, 2) equirect *index* coordinates (pixel centres at integers) for cv2.remap.
 
-    def _contains(self, yaw: float, pitch: float) -> bool:
+        Built by broadcasting row and column terms in float32 (error ≪ 0.01 px): follow views are
+        rebuilt whenever the tracked entity moves, so this must stay cheap.
+        """
+        a = ((np.arange(self.w, dtype=np.float32) + 0.5 - self.cx) / self.f)[None, :]
+        b = ((self.cy - 0.5 - np.arange(self.h, dtype=np.float32)) / self.f)[:, None]
+        r = self.rot.astype(np.float32)
+        dx, dy, dz = (a * r[i, 0] + b * r[i, 1] + r[i, 2] for i in range(3))
+        x = np.arctan2(dx, dz) * np.float32(W / (2 * np.pi)) + np.float32(W / 2 - 0.5)
+        y = np.arctan2(dy, np.hypot(dx, dz)) * np.float32(-H / np.pi) + np.float32(H / 2 - 0.5)
+        # x stays in [-0.5, W - 0.5] (BORDER_WRAP handles the seam); y is clipped to the valid rows so
+        # the wrap never reaches across a pole.
+        out = np.empty((self.h, self.w, 2), np.float32)
+        out[..., 0] = x
+        np.clip(y, 0, H - 1, out=out[..., 1])
+        return out
+
+    def _contains(self, yaw: float, pitch: float, rect: tuple[float, float, float, float]) -> bool:
         u, v, front = self.yawpitch_to_pixel(yaw, pitch)
-        return bool(front) and 0 <= u <= self.w and 0 <= v <= self.h
+        return bool(front) and rect[0] <= u <= rect[2] and rect[1] <= v <= rect[3]
 
-    def footprint(self, H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
-        """Equirect rows and (wrapped) columns that can land inside the view, with a 1° margin."""
+    def footprint(self, H: int, W: int, rect: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Equirect rows and (wrapped) columns that can land inside `rect` (u0, v0, u1, v1) of the view.
+
+        The extremes of yaw and pitch over a pinhole rectangle lie on its border unless it holds a
+        pole, so sampling the border (plus a 1° margin for the bulge between samples) is enough.
+        """
+        u0, v0, u1, v1 = rect
         t = np.linspace(0.0, 1.0, 65)
-        us = np.concatenate([t * self.w, np.full_like(t, self.w), t * self.w, np.zeros_like(t)])
-        vs = np.concatenate([np.zeros_like(t), t * self.h, np.full_like(t, self.h), t * self.h])
+        us = np.concatenate([u0 + t * (u1 - u0), np.full_like(t, u1), u0 + t * (u1 - u0), np.full_like(t, u0)])
+        vs = np.concatenate([np.full_like(t, v0), v0 + t * (v1 - v0), np.full_like(t, v1), v0 + t * (v1 - v0)])
         yaw, pitch = self.pixel_to_yawpitch(us, vs)
-        north, south = self._contains(0.0, 90.0), self._contains(0.0, -90.0)
+        north, south = self._contains(0.0, 90.0, rect), self._contains(0.0, -90.0, rect)
         p_hi = 90.0 if north else min(90.0, float(pitch.max()) + 1.0)
         p_lo = -90.0 if south else max(-90.0, float(pitch.min()) - 1.0)
         r0 = max(0, int(math.floor((0.5 - p_hi / 180.0) * H)))
@@ -156,7 +173,7 @@ class _Pinhole:
         rows = np.arange(r0, r1)
         if north or south:
             return rows, np.arange(W)
-        centre = float(self.pixel_to_yawpitch(self.w / 2, self.h / 2)[0])
+        centre = float(self.pixel_to_yawpitch((u0 + u1) / 2, (v0 + v1) / 2)[0])
         rel = wrap_deg(yaw - centre)
         lo, hi = centre + float(rel.min()) - 1.0, centre + float(rel.max()) + 1.0
         if hi - lo >= 360.0:
@@ -165,25 +182,33 @@ class _Pinhole:
         c1 = int(math.ceil((hi / 360.0 + 0.5) * W))
         return rows, np.mod(np.arange(c0, c1 + 1), W)
 
-    def back_projection(self, H: int, W: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """For every equirect pixel of the footprint that lands in the view: (rows, cols, view_v, view_u)."""
-        rows, cols = self.footprint(H, W)
+    def back_projection(self, H: int, W: int, rect: tuple[int, int, int, int] | None = None) -> tuple:
+        """For every equirect pixel landing in `rect` (default: the whole view): (rows, cols, view_v, view_u)."""
+        u0, v0, u1, v1 = rect if rect is not None else (0, 0, self.w, self.h)
+        rows, cols = self.footprint(H, W, (u0, v0, u1, v1))
         rr, cc = np.meshgrid(rows, cols, indexing="ij")
         yaw, pitch = equirect_px_to_yawpitch(cc + 0.5, rr + 0.5, W, H)
         u, v, front = self.yawpitch_to_pixel(yaw, pitch)
         with np.errstate(invalid="ignore"):
-            ok = front & (u >= 0) & (u < self.w) & (v >= 0) & (v < self.h)
-        iu = np.minimum(np.floor(u[ok]).astype(np.intp), self.w - 1)
-        iv = np.minimum(np.floor(v[ok]).astype(np.intp), self.h - 1)
-        return rr[ok], cc[ok], iv, iu
+            ok = front & (u >= u0) & (u < u1) & (v >= v0) & (v < v1)
+        iu = np.minimum(np.floor(u[ok]).astype(np.int32), self.w - 1)
+        iv = np.minimum(np.floor(v[ok]).astype(np.int32), self.h - 1)
+        return rr[ok].astype(np.int32), cc[ok].astype(np.int32), iv, iu
 
-    def mask_to_equirect(self, mask: np.ndarray, H: int, W: int, table: tuple) -> np.ndarray:
+    def mask_to_equirect(self, mask: np.ndarray, H: int, W: int, table: tuple | None = None) -> np.ndarray:
+        """Nearest view pixel per equirect pixel; without a cached `table` only the mask's bounding
+        box is back-projected, so small masks in ever-moving follow views stay cheap."""
         m = np.asarray(mask, dtype=bool)
         if m.shape != (self.h, self.w):
             raise InputError(f"view mask is {m.shape[1]}×{m.shape[0]} but the view is {self.w}×{self.h}; "
                              "pass a mask of the view's size")
-        rows, cols, iv, iu = table
         out = np.zeros((H, W), dtype=bool)
+        if table is None:
+            vs, us = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+            if vs.size == 0:
+                return out
+            table = self.back_projection(H, W, (int(us[0]), int(vs[0]), int(us[-1]) + 1, int(vs[-1]) + 1))
+        rows, cols, iv, iu = table
         out[rows, cols] = m[iv, iu]
         return out
 
@@ -306,7 +331,7 @@ class Cubemap:
         return face.mask_to_equirect(mask, self.H, self.W, table)
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=12)
 def _cube_backprojection(face_w: int, H: int, W: int, face_idx: int) -> tuple:
     fw = face_w
     face = _Pinhole(_rotation(*_FACE_YAWPITCH[face_idx]), (fw - 1) / 2, fw / 2, fw / 2, fw, fw)
@@ -315,18 +340,14 @@ def _cube_backprojection(face_w: int, H: int, W: int, face_idx: int) -> tuple:
 
 # ---------------------------------------------------------------- perspective (follow) views
 
-@functools.lru_cache(maxsize=128)
+# Follow views move every frame and a 512² view's tables take ~3.5 MB, so the cache stays small.
+@functools.lru_cache(maxsize=16)
 def _view_tables(yaw: float, pitch: float, fov: float, w: int, h: int, H: int, W: int) -> tuple:
     f = (w / 2.0) / math.tan(math.radians(fov) / 2.0)
     cam = _Pinhole(_rotation(yaw, pitch), f, w / 2.0, h / 2.0, w, h)
     fmap = cam.sample_map(H, W)
     map1, map2 = cv2.convertMaps(fmap, None, cv2.CV_16SC2)
     return cam, fmap, map1, map2
-
-
-@functools.lru_cache(maxsize=32)
-def _view_backprojection(yaw: float, pitch: float, fov: float, w: int, h: int, H: int, W: int) -> tuple:
-    return _view_tables(yaw, pitch, fov, w, h, H, W)[0].back_projection(H, W)
 
 
 class PerspectiveView:
@@ -384,4 +405,4 @@ class PerspectiveView:
 
     def mask_to_equirect(self, mask: np.ndarray) -> np.ndarray:
         """A bool (h, w) mask drawn in the view → bool (H, W) equirect mask."""
-        return self._cam.mask_to_equirect(mask, self.H, self.W, _view_backprojection(*self._key))
+        return self._cam.mask_to_equirect(mask, self.H, self.W)

@@ -113,7 +113,7 @@ def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Pat
     entity_stage = EntityStage(cfg, mounting, lambda: create_tracker(cfg.tracker))
     if speaker is None:
         speaker = make_speaker(cfg, out_dir / "alerts.wav")
-    alert_stage = AlertStage(cfg, events, speaker, create_captioner(cfg.captioner))
+    alert_stage = AlertStage(cfg, events, speaker, create_captioner(cfg.captioner), live=live)
     policy = OverflowPolicy(cfg.runner.live_policy if live else cfg.runner.replay_policy)
     output = OutputStage(events, video)
     stages = [

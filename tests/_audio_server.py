@@ -56,7 +56,7 @@ def _reinit_sounddevice() -> None:
     sd._initialize()
 
 
-def _stop(pid_file: Path, env: dict[str, str]) -> None:
+def _stop(pid_file: Path) -> None:
     try:
         pid = int(pid_file.read_text().split()[0])
     except (OSError, ValueError, IndexError):
@@ -100,8 +100,19 @@ def pulse_server() -> Iterator[PulseServer]:
         f"set-default-source {SINK}.monitor\n"
     )
     env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(run), "PULSE_SERVER": f"unix:{run}/pulse/native"}
-    cmd = ["pulseaudio", "-n", "-F", str(script), "--daemonize=yes", "--exit-idle-time=-1", "--system=false",
-           "--disallow-exit", "--disable-shm=yes", f"--log-target=file:{log}", "-vvv"]
+    cmd = [
+        "pulseaudio",
+        "-n",
+        "-F",
+        str(script),
+        "--daemonize=yes",
+        "--exit-idle-time=-1",
+        "--system=false",
+        "--disallow-exit",
+        "--disable-shm=yes",
+        f"--log-target=file:{log}",
+        "-vvv",
+    ]
     started = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=30)
     if started.returncode != 0:
         _require_or_skip(f"pulseaudio failed to start: {started.stderr.strip()[-500:]}")
@@ -119,6 +130,6 @@ def pulse_server() -> Iterator[PulseServer]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        _stop(run / "pulse" / "pid", env)
+        _stop(run / "pulse" / "pid")
         _reinit_sounddevice()
         shutil.rmtree(root, ignore_errors=True)

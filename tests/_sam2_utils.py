@@ -84,3 +84,14 @@ def add_prompt(tracker, frame: int, image: np.ndarray, obj_id: int, kind: str, a
     if kind == "points":
         return tracker.add_object(frame, image, obj_id, points=arg[0], labels=arg[1])
     return tracker.add_object(frame, image, obj_id, mask=arg)
+
+
+@pytest.fixture
+def one_thread():
+    """The CI box is shared: one intra-op thread is faster than oversubscribed cores (restored after)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

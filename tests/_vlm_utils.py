@@ -58,7 +58,7 @@ def scene_equirect(colour: str, yaw_deg: float = 30.0, size: tuple[int, int] = (
     img = np.clip(img.astype(int) + rng.integers(-12, 13, img.shape), 0, 255).astype(np.uint8)
     cx = int((yaw_deg / 360.0 + 0.5) * w) % w
     cy = h // 2 + int(rng.integers(-8, 9))
-    rx, ry = int(rng.integers(10, 18)), int(rng.integers(14, 24))
+    rx, ry = int(rng.integers(14, 20)), int(rng.integers(18, 26))
     yy, xx = np.mgrid[0:h, 0:w]
     dx = (xx - cx + w // 2) % w - w // 2
     mask = (dx / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0

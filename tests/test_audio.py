@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import wave
 from pathlib import Path
 
@@ -24,8 +25,9 @@ NS = 1_000_000_000
 SPEAK = Decision(True, False, "speak")
 
 
-def make_alert(entity: int = 1, priority: int = 1, capture_s: float = 0.0, bearing: float = 0.0,
-               text: str = "person ahead") -> Alert:
+def make_alert(
+    entity: int = 1, priority: int = 1, capture_s: float = 0.0, bearing: float = 0.0, text: str = "person ahead"
+) -> Alert:
     clock = round(bearing / 30.0) % 12 or 12
     return Alert(0, capture_s, int(capture_s * NS), entity, "perpetrator", bearing, clock, priority, text)
 
@@ -221,7 +223,7 @@ def test_speaker_places_earcon_then_speech_and_pans(tmp_path: Path):
     assert (tmp_path / "alerts.wav").stat().st_size > 44
 
 
-def test_speaker_interrupt_cancels_lower_speech(tmp_path: Path):
+def test_speaker_interrupt_fades_lower_sound(tmp_path: Path):
     cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=100)
     out = open_sink(cfg, tmp_path / "alerts.wav")
     sp = Speaker(cfg, TTSConfig(backend="none"), out)
@@ -230,8 +232,37 @@ def test_speaker_interrupt_cancels_lower_speech(tmp_path: Path):
     sp.announce(make_alert(2, 3, 1.5, bearing=90.0), Decision(True, True, "interrupt"), 1.5)
     sp.close()
     x = out.file_sink.render()
-    assert np.allclose(x[int(1.5 * SR) + int(0.02 * SR) :, 0], 0.0)  # left (low) voice gone after fade
+    assert np.abs(x[int(1.4 * SR) : int(1.5 * SR), 0]).min() > 0.05  # low voice audible before
+    assert np.allclose(x[int(1.5 * SR) + int(0.02 * SR) :, 0], 0.0)  # and gone after the fade
     assert sp.stats.interrupts == 1
+
+
+class GatedToneEngine(ToneEngine):
+    """Holds each synthesis until the test opens the gate, so speech is still pending."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def synth_to_file(self, text: str, path: str, rate_wpm: int, voice: str) -> None:
+        assert self.gate.wait(10)
+        super().synth_to_file(text, path, rate_wpm, voice)
+
+
+def test_speaker_interrupt_cancels_pending_lower_speech(tmp_path: Path):
+    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=100)
+    out = open_sink(cfg, tmp_path / "alerts.wav")
+    engine = GatedToneEngine()
+    sp = Speaker(cfg, TTSConfig(), out, tts=TTSWorker(TTSConfig(), SR, engine_factory=lambda: engine, warm_up=False))
+    sp.announce(make_alert(1, 1, 1.0, bearing=-90.0, text="bike on the left"), SPEAK, 1.0)
+    sp.announce(make_alert(2, 3, 1.2, bearing=90.0, text="car"), Decision(True, True, "interrupt"), 1.2)
+    engine.gate.set()
+    sp.close()
+    st = sp.stats
+    assert (st.speech_cancelled, st.speech_played, st.interrupts) == (1, 1, 1)
+    x = out.file_sink.render()
+    assert np.abs(x[int(1.2 * SR) + int(0.02 * SR) :, 0]).max() < 1e-6  # nothing left of the bike
+    assert len(x) == int(1.2 * SR) + int(0.1 * SR) + int(0.35 * SR)  # car earcon + its 1-word speech
 
 
 # -- TTS --------------------------------------------------------------------------------------------
@@ -259,8 +290,10 @@ def test_tts_real_espeak_speech_has_plausible_length_and_energy():
     assert spec[(f > 100) & (f < 4000)].sum() > 0.8 * spec.sum()
     st = tts.stats
     assert (st.requests, st.succeeded, st.failed) == (2, 2, 0)
-    print(f"\nespeak-ng synth: mean {st.synth_ms_mean:.1f} ms, max {st.synth_ms_max:.1f} ms per phrase; "
-          f"retries {st.retries}, reinits {st.reinits}")
+    print(
+        f"\nespeak-ng synth: mean {st.synth_ms_mean:.1f} ms, max {st.synth_ms_max:.1f} ms per phrase; "
+        f"retries {st.retries}, reinits {st.reinits}"
+    )
 
 
 def test_tts_rate_changes_duration():
@@ -289,8 +322,7 @@ def test_tts_empty_wav_is_retried_with_a_fresh_engine():
 
 def test_tts_rejects_implausible_duration():
     lost_rate = ToneEngine(seconds_per_word=3.0)  # as if the rate had dropped to 20 wpm
-    tts = TTSWorker(TTSConfig(retries=1), SR, engine_factory=sequence_factory(lost_rate, ToneEngine()),
-                    warm_up=False)
+    tts = TTSWorker(TTSConfig(retries=1), SR, engine_factory=sequence_factory(lost_rate, ToneEngine()), warm_up=False)
     assert tts.synthesize("bike on the left", timeout=10) is not None
     tts.close()
     assert tts.stats.attempt_failures == 1 and lost_rate.calls == 1

@@ -126,11 +126,22 @@ print(json.dumps({"device": out.device_sink is not None, "ns": ns}))
 def test_auto_with_no_audio_server_in_env_falls_back(tmp_path: Path):
     """A real PortAudio start where the audio server the environment names does not exist."""
     pytest.importorskip("sounddevice")
-    env = {**os.environ, "PULSE_SERVER": f"unix:{tmp_path}/no-such-socket", "HOME": str(tmp_path),
-           "XDG_RUNTIME_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "PULSE_SERVER": f"unix:{tmp_path}/no-such-socket",
+        "HOME": str(tmp_path),
+        "XDG_RUNTIME_DIR": str(tmp_path),
+        "PYTHONPATH": str(REPO),
+    }
     wav = tmp_path / "alerts.wav"
-    res = subprocess.run([sys.executable, "-c", _NO_SERVER_SCRIPT, str(wav)], env=env, cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", _NO_SERVER_SCRIPT, str(wav)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     got = json.loads(res.stdout.strip().splitlines()[-1])
     if got["device"]:

@@ -8,7 +8,8 @@ import pytest
 
 from tests import _sam2_utils as U
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]
+one_thread = U.one_thread
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,28 @@ def test_object_added_mid_stream_matches_reference_started_there(clip):
     tracker.remove_object(1)
     assert tracker.object_ids == [2]
     assert set(tracker.track(frames[0])) == {2}
+
+
+def test_state_stays_bounded_on_a_long_stream():
+    """After the pointer window fills, every further frame leaves the state exactly as large as before:
+    1 conditioning frame + 15 pointer frames per object, of which only the last 6 keep memory features."""
+    U.require_sam2()
+    from models.sam2.streaming import SAM2StreamTracker
+
+    model = U.random_model(size=64)
+    tracker = SAM2StreamTracker(model)
+    rng = np.random.default_rng(0)
+    img = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+    tracker.add_object(0, img, 1, box=(5, 5, 20, 20))
+    tracker.add_object(0, img, 2, mask=np.ones((48, 64), bool))
+    sizes = []
+    for _ in range(30):
+        tracker.track(img)
+        sizes.append(tracker.state_size())
+    assert all(s == sizes[16] for s in sizes[16:]), sizes[15:]
+    assert sizes[-1]["frames"] == 2 * (1 + model.max_obj_ptrs_in_encoder - 1)
+    for obj_id in (1, 2):
+        non_cond = tracker._objs[obj_id].output_dict["non_cond_frame_outputs"]
+        with_mem = [t for t, o in non_cond.items() if o["maskmem_features"] is not None]
+        assert sorted(with_mem) == list(range(30 - model.num_maskmem + 2, 31))
+    assert sizes[5]["bytes"] < sizes[-1]["bytes"]  # the bound is reached, not trivially zero

@@ -342,4 +342,4 @@ def test_camera_url_with_no_sender_fails_fast_with_input_error():
     url = f"udp://127.0.0.1:{free_udp_port()}"
     with pytest.raises(InputError) as excinfo:
         open_source(url, _live_cfg(open_timeout_ms=800, read_timeout_ms=800))
-    _assert_one_line_input_error(excinfo, "could not open", "800 ms")
+    _assert_one_line_input_error(excinfo, "could not open", "within 800 ms")

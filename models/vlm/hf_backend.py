@@ -92,9 +92,8 @@ class TransformersCaptioner:
             return sent
         return tuple((int(g[2]) * int(patch), int(g[1]) * int(patch)) for g in grid.tolist())
 
-    def complete(self, prompt: Prompt, schema: dict | None, timeout_s: float | None = None) -> Completion:
-        """One greedy generate; `schema` is only in the prompt's words here (no constrained decoding)."""
-        import torch
+    def prepare(self, prompt: Prompt) -> tuple[Any, tuple[tuple[int, int], ...]]:
+        """Processor inputs for `prompt` (images bounded by max_pixels) and the sent image sizes (w, h)."""
         from PIL import Image
 
         images = [limit_pixels(np.asarray(p), self.cfg.max_pixels) for p in prompt.images]
@@ -103,7 +102,13 @@ class TransformersCaptioner:
         kwargs: dict[str, Any] = {"text": [text], "return_tensors": "pt"}
         if images:
             kwargs["images"] = [Image.fromarray(i) for i in images]
-        inputs = self.processor(**kwargs).to(self.device)
+        return self.processor(**kwargs).to(self.device), sent
+
+    def complete(self, prompt: Prompt, schema: dict | None, timeout_s: float | None = None) -> Completion:
+        """One greedy generate; `schema` is only in the prompt's words here (no constrained decoding)."""
+        import torch
+
+        inputs, sent = self.prepare(prompt)
         budget = timeout_s if timeout_s is not None else self.deadline_s
         try:
             with self._lock, torch.inference_mode():

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
-    def play(self, stereo: np.ndarray, video_t: float, priority: int, after: int | None = None,
-             queue: bool = False) -> int: ...
+    def play(
+        self, stereo: np.ndarray, video_t: float, priority: int, after: int | None = None, queue: bool = False
+    ) -> int: ...
     def interrupt(self, below_priority: int, video_t: float) -> int: ...
     def close(self) -> None: ...
 
@@ -44,8 +45,9 @@ class FileSink:
     def _pos(self, video_t: float) -> int:
         return max(0, int(round(video_t * self.sample_rate)))
 
-    def play(self, stereo: np.ndarray, video_t: float, priority: int, after: int | None = None,
-             queue: bool = False) -> int:
+    def play(
+        self, stereo: np.ndarray, video_t: float, priority: int, after: int | None = None, queue: bool = False
+    ) -> int:
         return self._tl.add(stereo, self._pos(video_t), priority, after=after, queue=queue)
 
     def interrupt(self, below_priority: int, video_t: float) -> int:
@@ -83,8 +85,12 @@ class SounddeviceSink:
         self.mixer = Mixer(self.sample_rate)
         self.status_errors = 0  # underflows etc. reported by PortAudio; counted, never raised
         self._stream = sd.OutputStream(
-            samplerate=self.sample_rate, channels=2, dtype="float32", device=_resolve_device(device),
-            latency=latency, callback=self._callback,
+            samplerate=self.sample_rate,
+            channels=2,
+            dtype="float32",
+            device=_resolve_device(device),
+            latency=latency,
+            callback=self._callback,
         )
         self._stream.start()
 
@@ -93,8 +99,9 @@ class SounddeviceSink:
             self.status_errors += 1
         outdata[:] = self.mixer.render(frames)
 
-    def play(self, stereo: np.ndarray, video_t: float, priority: int, after: int | None = None,
-             queue: bool = False) -> int:
+    def play(
+        self, stereo: np.ndarray, video_t: float, priority: int, after: int | None = None, queue: bool = False
+    ) -> int:
         return self.mixer.add(stereo, priority, after=after, queue=queue)
 
     def interrupt(self, below_priority: int, video_t: float) -> int:
@@ -121,8 +128,9 @@ class AudioOut:
         self.file_sink = file_sink
         self.device_sink = device_sink
 
-    def play(self, stereo: np.ndarray, video_t: float, priority: int, after: Handle | None = None,
-             queue: bool = False) -> Handle:
+    def play(
+        self, stereo: np.ndarray, video_t: float, priority: int, after: Handle | None = None, queue: bool = False
+    ) -> Handle:
         return tuple(
             s.play(stereo, video_t, priority, after=None if after is None else after[i], queue=queue)
             for i, s in enumerate(self.sinks)
@@ -146,8 +154,9 @@ def _default_device_factory(sample_rate: int, device: str) -> Sink:
     return SounddeviceSink(sample_rate, device)
 
 
-def open_sink(cfg: AudioConfig, wav_path: str | Path | None = None,
-              device_factory: DeviceFactory | None = None) -> AudioOut:
+def open_sink(
+    cfg: AudioConfig, wav_path: str | Path | None = None, device_factory: DeviceFactory | None = None
+) -> AudioOut:
     """Sinks for `cfg.sink`, plus a FileSink whenever `wav_path` is given (replay always passes one).
 
     "auto": try the device; without one, log a single warning and go on file-only.

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runtime.errors import InputError
+from runtime.scenario.gt import load_gt
+from runtime.scenario.view360 import load_intervals
 
 log = logging.getLogger(__name__)
 
@@ -176,14 +177,10 @@ def _alert(obj: dict[str, Any]) -> PredAlert:
 
 
 def load_gt_json(path: str | Path) -> ClipGT:
-    """`gt.json` (or its dir) → ClipGT, through the shared validating loader when it is installed."""
+    """`gt.json` (or its dir) → ClipGT, through the shared validating loader (docs/annotations.md)."""
     p = Path(path)
     if p.is_dir():
         p = p / "gt.json"
-    try:
-        from runtime.scenario.gt import load_gt
-    except ImportError:
-        return _parse_gt_json(path, p)
     g = load_gt(p)
     events = tuple(GTEvent(e.id, e.cls, e.start_frame, e.end_frame, e.perpetrator, e.victim, e.direction)
                    for e in g.events)
@@ -193,84 +190,14 @@ def load_gt_json(path: str | Path) -> ClipGT:
     return ClipGT(p.parent.name, str(p), g.cls, g.fps, g.num_frames, events, entities, frames, aliases, True)
 
 
-def _parse_gt_json(path: str | Path, p: Path) -> ClipGT:
-    """Own tolerant reader of `ego360-gt/1` (docs/annotations.md): only the fields eval needs."""
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no gt.json found; pass a gt.json or the scenario dir holding one") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno}); regenerate it") from None
-    if not isinstance(data, dict) or "events" not in data:
-        raise InputError(f"{p}: not an ego360 gt.json (no 'events'); see docs/annotations.md")
-    cls = str(data.get("class") or data.get("scenario") or "unknown")
-    events = tuple(
-        GTEvent(int(e.get("id", i)), str(e.get("class", cls)), int(e["start_frame"]), int(e["end_frame"]),
-                e.get("perpetrator"), e.get("victim"), e.get("direction"))
-        for i, e in enumerate(data.get("events") or [])
-    )
-    entities = tuple(
-        GTEntity(int(e["id"]), str(e.get("role", "none")), str(e.get("kind", "")),
-                 str(e.get("appearance") or ""), str(e.get("motion") or ""))
-        for e in data.get("entities") or []
-    )
-    frames: dict[int, tuple[GTObs, ...]] = {}
-    for fr in data.get("frames") or []:
-        obs = tuple(GTObs(int(o["id"]), o["rle"], _opt_float(o.get("bearing_deg")))
-                    for o in fr.get("entities") or [] if o.get("rle"))
-        if obs:
-            frames[int(fr["frame"])] = obs
-    fps = _opt_float(data.get("fps"))
-    num = data.get("num_frames")
-    aliases = (str(data["scenario"]),) if data.get("scenario") else ()
-    return ClipGT(p.parent.name, str(p), cls, fps, int(num) if num is not None else None, events, entities,
-                  frames, aliases, True)
-
-
-def _opt_float(v: Any) -> float | None:
-    return float(v) if v is not None else None
-
-
-_NAME = re.compile(r"^(?P<cls>[A-Za-z]+)_(?P<loc>[A-Za-z0-9]+)_(?P<vid>\d+)(?:_(?P<dirs>[lcr]+))?$")
-
-
 def load_view360(path: str | Path) -> list[ClipGT]:
     """A VIEW360 interval list → one ClipGT per video, one event per interval (temporal/direction only)."""
-    try:
-        from runtime.scenario.view360 import load_intervals  # the shared loader, when present
-    except ImportError:
-        return _parse_view360(Path(path))
     out = []
     for v in load_intervals(path):
-        base = f"{v.cls}_{v.location}_{v.vid}" if not isinstance(v.vid, int) else f"{v.cls}_{v.location}_{v.vid:03d}"
+        base = f"{v.cls}_{v.location}_{v.vid}"
         events = tuple(GTEvent(i, v.cls, int(iv.start), int(iv.end), direction=iv.direction)
                        for i, iv in enumerate(v.intervals))
-        out.append(ClipGT(base, str(path), v.cls, None, None, events, aliases=(str(v.name),)))
-    return out
-
-
-def _parse_view360(path: Path) -> list[ClipGT]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the VIEW360 interval list ({exc.strerror})") from None
-    out = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        m = _NAME.match(parts[0])
-        nums = parts[1:]
-        if not m or not nums or len(nums) % 2 or not all(n.isdigit() for n in nums):
-            raise InputError(f"{path}:{lineno}: expected 'Class_Location_id[_dirs] start end ...', got {line!r}")
-        dirs = m["dirs"] or ""
-        pairs = [(int(nums[i]), int(nums[i + 1])) for i in range(0, len(nums), 2)]
-        events = tuple(
-            GTEvent(i, m["cls"], s, e, direction=(dirs[i] if len(dirs) == len(pairs) else dirs[:1] or None))
-            for i, (s, e) in enumerate(pairs)
-        )
-        base = f"{m['cls']}_{m['loc']}_{m['vid']}"
-        out.append(ClipGT(base, str(path), m["cls"], None, None, events, aliases=(parts[0],)))
+        out.append(ClipGT(base, str(path), v.cls, float(v.fps), None, events, aliases=(v.name,)))
     return out
 
 
@@ -287,8 +214,8 @@ def load_gt_arg(arg: str | Path) -> list[ClipGT]:
 def pair_inputs(pred_dirs: list[str], gt_args: list[str]) -> list[tuple[str, ClipGT]]:
     """Pair replays with ground truth (rule documented in docs/metrics.md).
 
-    By name first: a replay dir pairs with the GT whose name (gt.json's dir name, its scenario, its clip
-    stem, or the VIEW360 video name with or without the direction suffix) equals the replay dir's name.
+    By name first: a replay dir pairs with the GT whose name (gt.json's dir name, its scenario, or the
+    VIEW360 video name with or without the direction suffix) equals the replay dir's name.
     Only when names do not pair everything and the GT arguments are exactly one gt.json per replay are
     they paired by position.
     """

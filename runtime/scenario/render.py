@@ -61,33 +61,27 @@ def _angular_window(centre: np.ndarray, radius: float) -> tuple[float, float, fl
 
 def _intersect(part: Part, d: np.ndarray) -> np.ndarray:
     """Distance along each unit ray d (N×3) to the part's front surface; inf on a miss."""
-    t = np.full(d.shape[0], np.inf, dtype=np.float32)
     if part.kind == "ell":
         w = -part.centre
         qw = part.q @ w
         c = float(w @ qw) - 1.0
         if c <= 0.0:  # camera inside the part: skip it rather than render its inside
-            return t
+            return np.full(d.shape[0], np.inf, dtype=np.float32)
         a = np.einsum("ij,ij->i", d @ part.q.astype(np.float32), d)
-        b = 2.0 * (d @ qw.astype(np.float32))
-        disc = b * b - 4.0 * a * c
-        hit = disc >= 0
-        root = (-b[hit] - np.sqrt(disc[hit])) / (2.0 * a[hit])
-        root[root <= 0] = np.inf
-        t[hit] = root
-        return t
+        b = d @ (2.0 * qw).astype(np.float32)
+        disc = b * b - (4.0 * c) * a
+        root = (-b - np.sqrt(np.maximum(disc, 0.0))) / (2.0 * a)
+        return np.where((disc >= 0) & (root > 0), root, np.float32(np.inf))
     o = -(part.axes.T @ part.centre)
     dl = d @ part.axes.astype(np.float32)
     if np.all(np.abs(o) < part.half):
-        return t
+        return np.full(d.shape[0], np.inf, dtype=np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
         t1 = (-part.half - o) / dl
         t2 = (part.half - o) / dl
     tmin = np.nanmax(np.minimum(t1, t2), axis=1)
     tmax = np.nanmin(np.maximum(t1, t2), axis=1)
-    hit = (tmax >= tmin) & (tmin > 0)
-    t[hit] = tmin[hit]
-    return t
+    return np.where((tmax >= tmin) & (tmin > 0), tmin, np.float32(np.inf)).astype(np.float32)
 
 
 def _normals(part: Part, p: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -114,7 +108,8 @@ class Scene:
         check_size(width, height)
         self.name, self.cls, self.entities, self.events = name, cls, list(entities), list(events)
         self.width, self.height, self.fps, self.num_frames = int(width), int(height), float(fps), int(num_frames)
-        self.seed, self.ego_yaw_rate_dps, self.yaw_offset_deg = int(seed), float(ego_yaw_rate_dps), float(yaw_offset_deg)
+        self.seed, self.ego_yaw_rate_dps = int(seed), float(ego_yaw_rate_dps)
+        self.yaw_offset_deg = float(yaw_offset_deg)
         self.noise, self.flicker = float(noise), float(flicker)
         if background is None:
             background = np.full((self.height, self.width, 3), 110, np.uint8)
@@ -179,14 +174,15 @@ class Scene:
         img = self._camera_effects(img, frame)
         geo = self.geometry(frame)
         records = []
-        for eid, (rows, cols) in windows.items():
-            rec = self._record(eid, rows, cols, ids, geo[eid])
+        for eid, pieces in windows.items():
+            rec = self._record(eid, pieces, ids, geo[eid])
             if rec is not None:
                 records.append(rec)
         return img, records
 
-    def _window(self, parts: list[Part]) -> tuple[slice, np.ndarray, list[tuple[slice, slice]]]:
-        """Entity window (row slice, column indices mod W) and each part's sub-window inside it."""
+    def _pieces(self, parts: list[Part]) -> list[tuple[slice, slice, list[tuple[slice, slice] | None]]]:
+        """The entity's window as ≤2 seam-free pieces (rows, cols) with each part's sub-block in each
+        piece (None when the part misses it). Contiguous pieces keep every array access a view."""
         W, H = self.width, self.height
         wins = [_angular_window(p.centre, p.radius) for p in parts]
         ref = wins[0][0]
@@ -197,63 +193,84 @@ class Scene:
             x1 = math.ceil(((mid + half) / 360.0 + 0.5) * W) + 1
             y0 = max(0, math.floor((0.5 - hi / 180.0) * H) - 1)
             y1 = min(H, math.ceil((0.5 - lo / 180.0) * H) + 1)
-            spans.append((x0, x1, y0, y1, full or x1 - x0 >= W))
-        full = any(s[4] for s in spans)
-        ex0 = math.floor((ref / 360.0) * W) if full else min(s[0] for s in spans)
-        ex1 = ex0 + W if full else max(s[1] for s in spans)
+            spans.append((x0, x1, y0, y1) if not (full or x1 - x0 >= W) else (0, W, y0, y1))
+        ex0, ex1 = min(s[0] for s in spans), max(s[1] for s in spans)
         ey0, ey1 = min(s[2] for s in spans), max(s[3] for s in spans)
-        subs = []
-        for x0, x1, y0, y1, pfull in spans:
-            if pfull or x0 < ex0 or x1 > ex1:
-                subs.append((slice(y0 - ey0, y1 - ey0), slice(0, ex1 - ex0)))
-            else:
-                subs.append((slice(y0 - ey0, y1 - ey0), slice(x0 - ex0, x1 - ex0)))
-        return slice(ey0, ey1), np.arange(ex0, ex1) % W, subs
+        if ex1 - ex0 >= W:
+            cuts = [(0, W)]
+        else:
+            a = ex0 % W
+            cuts = [(a, a + ex1 - ex0)] if a + ex1 - ex0 <= W else [(a, W), (0, a + ex1 - ex0 - W)]
+        pieces = []
+        for c0, c1 in cuts:
+            subs: list[tuple[slice, slice] | None] = []
+            for x0, x1, y0, y1 in spans:
+                lo_hi = [(max(x0 + k * W, c0), min(x1 + k * W, c1)) for k in (-1, 0, 1)]
+                lo_hi = [(lo, hi) for lo, hi in lo_hi if lo < hi]
+                if not lo_hi or y0 >= y1:
+                    subs.append(None)
+                    continue
+                lo, hi = min(v[0] for v in lo_hi), max(v[1] for v in lo_hi)
+                subs.append((slice(y0 - ey0, y1 - ey0), slice(lo - c0, hi - c0)))
+            pieces.append((slice(ey0, ey1), slice(c0, c1), subs))
+        return pieces
 
     def _draw(self, eid: int, parts: list[Part], light: np.ndarray, img: np.ndarray, depth: np.ndarray,
-              ids: np.ndarray) -> tuple[slice, np.ndarray]:
-        rows, cols, subs = self._window(parts)
-        rays = self._rays[rows][:, cols]
-        h, w = rays.shape[:2]
-        best = np.full((h, w), np.inf, dtype=np.float32)
-        which = np.full((h, w), -1, dtype=np.int16)
-        for k, (part, (sr, sc)) in enumerate(zip(parts, subs, strict=True)):
-            block = rays[sr, sc]
-            t = _intersect(part, block.reshape(-1, 3)).reshape(block.shape[:2])
-            sub_best, sub_which = best[sr, sc], which[sr, sc]
-            closer = t < sub_best
-            sub_best[closer] = t[closer]
-            sub_which[closer] = k
-        zb = depth[rows][:, cols]
-        win = best < zb
-        if not win.any():
-            return rows, cols
-        colour = img[rows][:, cols]
+              ids: np.ndarray) -> list[tuple[slice, slice]]:
+        pieces = self._pieces(parts)
+        for rows, cols, subs in pieces:
+            rays = self._rays[rows, cols]
+            best = np.full(rays.shape[:2], np.inf, dtype=np.float32)
+            which = np.full(rays.shape[:2], -1, dtype=np.int16)
+            for k, (part, sub) in enumerate(zip(parts, subs, strict=True)):
+                if sub is None:
+                    continue
+                block = rays[sub]
+                t = _intersect(part, block.reshape(-1, 3)).reshape(block.shape[:2])
+                closer = t < best[sub]
+                np.copyto(best[sub], t, where=closer)
+                np.copyto(which[sub], k, where=closer)
+            zb = depth[rows, cols]
+            win = best < zb
+            if win.any():
+                self._shade(parts, which[win], best[win], rays[win], light, img[rows, cols], win)
+                zb[win] = best[win]
+                ids[rows, cols][win] = eid
+        return [(rows, cols) for rows, cols, _ in pieces]
+
+    @staticmethod
+    def _shade(parts: list[Part], which: np.ndarray, t: np.ndarray, d: np.ndarray, light: np.ndarray,
+               out: np.ndarray, win: np.ndarray) -> None:
+        """Flat colour per part × Lambert, written into `out[win]` (a view into the frame)."""
+        shaded = np.empty((len(t), 3), np.uint8)
         for k, part in enumerate(parts):
-            sel = win & (which == k)
+            sel = which == k
             if not sel.any():
                 continue
-            d = rays[sel]
-            n = _normals(part, d * best[sel][:, None], d)
+            ds = d[sel]
+            n = _normals(part, ds * t[sel][:, None], ds)
             lam = 0.4 + 0.6 * np.clip(n @ light, 0.0, 1.0)
-            colour[sel] = np.clip(np.asarray(part.colour)[None, :] * lam[:, None], 0, 255).astype(np.uint8)
-        zb[win] = best[win]
-        idw = ids[rows][:, cols]
-        idw[win] = eid
-        depth[rows, cols] = zb
-        ids[rows, cols] = idw
-        img[rows, cols] = colour
-        return rows, cols
+            shaded[sel] = np.clip(np.asarray(part.colour)[None, :] * lam[:, None], 0, 255).astype(np.uint8)
+        out[win] = shaded
 
-    def _record(self, eid: int, rows: slice, cols: np.ndarray, ids: np.ndarray,
+    def _record(self, eid: int, pieces: list[tuple[slice, slice]], ids: np.ndarray,
                 geo: tuple[float, float, float]) -> EntityFrameGT | None:
-        win = ids[rows][:, cols] == eid
-        visible = int(win.sum())
+        mask = np.zeros((self.width, self.height), dtype=np.uint8).T  # Fortran order, as RLE wants
+        occ = np.zeros(self.width, dtype=bool)
+        rows_hit = np.zeros(self.height, dtype=bool)
+        visible = 0
+        for rows, cols in pieces:
+            win = ids[rows, cols] == eid
+            visible += int(win.sum())
+            mask[rows, cols] = win
+            occ[cols] |= win.any(axis=0)
+            rows_hit[rows] |= win.any(axis=1)
         if visible == 0:
             return None
-        mask = np.zeros((self.height, self.width), dtype=bool)
-        mask[rows, cols] = win  # columns are distinct mod W, so this is exact
-        return EntityFrameGT(eid, encode_rle(mask), mask_box(mask), geo[0], geo[1], geo[2], visible)
+        x0, x1 = circular_span(occ)
+        r = np.flatnonzero(rows_hit)
+        return EntityFrameGT(eid, encode_rle(mask), (x0, int(r[0]), x1, int(r[-1]) + 1), geo[0], geo[1], geo[2],
+                             visible)
 
     def _camera_effects(self, img: np.ndarray, frame: int) -> np.ndarray:
         if self.noise <= 0 and self.flicker <= 0:

@@ -91,7 +91,8 @@ class CameraSource(SourceBase):
         self.kind, self._target, self._api, self._params = _backend(self.spec, self.cfg)
         cap, first, reason = self._connect()
         if cap is None:
-            raise InputError(f"camera {self.spec!r}: {reason} (open timeout {self.cfg.open_timeout_ms} ms); "
+            within = f" within {self.cfg.open_timeout_ms} ms" if self._params else ""
+            raise InputError(f"camera {self.spec!r}: {reason}{within}; "
                              "check the device or URL and that the stream is running")
         self._cap = cap
         image = check_frame(first[0], self.spec, order="bgr", max_width=self.cfg.max_width)

@@ -76,6 +76,9 @@ class VideoFileSource(SourceBase):
         except StopIteration:
             self.close()
             raise InputError(f"{self.path}: has no decodable video frames; {_FIX}") from None
+        except InputError:
+            self.close()
+            raise
         height, width = self._first[1].shape[:2]
         self.info = SourceInfo(
             name=self.path.name, width=width, height=height, fps=fps,
