@@ -21,6 +21,7 @@ from runtime.packets import Box, FramePacket
 
 _K3 = np.ones((3, 3), np.uint8)
 _K5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+_KV = np.ones((9, 3), np.uint8)
 
 
 def col_yaw(x: np.ndarray | float, w: int) -> np.ndarray | float:
@@ -137,7 +138,11 @@ def _camera_distance(bottom_pitch: float, camera_height_m: float) -> float:
 def extract_blobs(fg: np.ndarray, min_area: int, camera_height_m: float) -> tuple[Blob, ...]:
     """Connected components of the foreground, merged across the seam, with their angular geometry."""
     h, w = fg.shape
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.view(np.uint8), connectivity=8)
+    # Label a vertically dilated copy so a body split into head / torso / legs stays one mover,
+    # then keep only the real foreground pixels of each label.
+    joined = cv2.dilate(fg.view(np.uint8), _KV)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    labels[~fg] = 0
     if n <= 1:
         return ()
     rep = _union_seam(labels, n)
@@ -175,7 +180,7 @@ class MotionAnalyzer:
     """
 
     def __init__(self, work_width: int = 512, threshold: float = 30.0, camera_height_m: float = 1.6,
-                 warmup_frames: int = 6, min_area: int = 12) -> None:
+                 warmup_frames: int = 6, min_area: int = 12, static_frames: int = 24) -> None:
         self.work_width = int(work_width)
         self.threshold = float(threshold)
         self.camera_height_m = float(camera_height_m)
@@ -187,6 +192,8 @@ class MotionAnalyzer:
         self._cache: OrderedDict[int, MotionFrame] = OrderedDict()
         self._lock = threading.Lock()
         self._window: np.ndarray | None = None
+        self.static_frames = int(static_frames)
+        self._still: list[tuple[Box, int]] = []
 
     def work_size(self, height: int, width: int) -> tuple[int, int]:
         w = min(self.work_width, width)
@@ -217,6 +224,22 @@ class MotionAnalyzer:
         (dx, _dy), _resp = cv2.phaseCorrelate(np.roll(bg_band, -k, axis=1), band, self._window)
         return float(k - dx)
 
+    def _absorb_static(self, world: np.ndarray, blobs: tuple[Blob, ...], k: int) -> None:
+        """A blob whose box has not moved for `static_frames` is a ghost (something that left the
+        background) or a long-still object: fold it into the background so it stops alarming.
+        Judged per blob, not per pixel: the inside of a plain-coloured mover does not change either."""
+        w = world.shape[1]
+        still: list[tuple[Box, int]] = []
+        for blob in blobs:
+            b = blob.box
+            wb = Box((b.x0 + k) % w, b.y0, (b.x0 + k) % w + (b.x1 - b.x0), b.y1)
+            count = 1 + max((c for prev, c in self._still if _box_iou(prev, wb) > 0.8), default=0)
+            still.append((wb, count))
+            if count > self.static_frames:
+                mask_w = np.roll(blob.mask, k, axis=1).view(np.uint8)
+                cv2.accumulateWeighted(world, self._bg, 0.3, mask=mask_w)
+        self._still = still
+
     def _analyze(self, packet: FramePacket) -> MotionFrame:
         img = packet.image
         w, h = self.work_size(img.shape[0], img.shape[1])
@@ -242,6 +265,7 @@ class MotionAnalyzer:
         k = int(round(self._offset))
         fg = np.roll(fg_w, -k, axis=1)
         blobs = extract_blobs(fg, self.min_area, self.camera_height_m) if warm else ()
+        self._absorb_static(world, blobs, k)
         return MotionFrame(
             packet.frame_index, packet.video_t, (img.shape[0], img.shape[1]), rgb, gray,
             np.roll(diff, -k, axis=1), fg, blobs, self._offset * 360.0 / w, warm,
@@ -266,6 +290,15 @@ def to_work(mask: np.ndarray, work_shape: tuple[int, int]) -> np.ndarray:
     return down > 127
 
 
+def _box_iou(a: Box, b: Box) -> float:
+    iw = min(a.x1, b.x1) - max(a.x0, b.x0)
+    ih = min(a.y1, b.y1) - max(a.y0, b.y0)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / ((a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0) - inter)
+
+
 def ramp(x: float, zero_at: float, one_at: float) -> float:
     """Linear 0→1 between `zero_at` and `one_at` (either direction), clipped."""
     if not np.isfinite(x):
@@ -284,6 +317,16 @@ class Kinematics:
     tangential_mps: float
     growth_per_s: float  # d ln(angular height)/dt: looming without a distance
     samples: int
+
+
+def robust_slope(t: np.ndarray, y: np.ndarray) -> float:
+    """Theil–Sen slope: the median of pairwise slopes ignores the odd frame where a mask breaks up."""
+    i, j = np.triu_indices(len(t), 1)
+    dt = t[j] - t[i]
+    ok = dt > 1e-6
+    if not ok.any():
+        return 0.0
+    return float(np.median((y[j] - y[i])[ok] / dt[ok]))
 
 
 class History:
@@ -313,9 +356,9 @@ class History:
         if t.size < 3 or t[-1] - t[0] < 1e-6:
             return Kinematics(d_now, 0.0, None, 0.0, 0.0, 0.0, int(t.size))
         fin = np.isfinite(dist)
-        v_r = -float(np.polyfit(t[fin], dist[fin], 1)[0]) if fin.sum() >= 3 else 0.0
-        omega = float(np.polyfit(t, yaw, 1)[0])
-        growth = float(np.polyfit(t, np.log(height), 1)[0])
+        v_r = -robust_slope(t[fin], dist[fin]) if fin.sum() >= 3 else 0.0
+        omega = robust_slope(t, yaw)
+        growth = robust_slope(t, np.log(height))
         ttc = d_now / v_r if v_r > 0.2 and np.isfinite(d_now) else None
         v_t = abs(np.radians(omega)) * (d_now if np.isfinite(d_now) else 20.0)
         return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size))

@@ -46,10 +46,13 @@ def score_cue(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float, str
     close = min(1.0, behind * near)
     approach = 0.0
     if k.samples >= 5:  # a young track is often a blob still separating from its ghost: no speeds yet
-        if k.ttc_s is not None and d < 8.0:
-            approach = ramp(k.ttc_s, 4.5, 2.0) * ramp(k.approach_mps, 0.5, 1.0)
-        loom_ttc = 1.0 / k.growth_per_s if k.growth_per_s > 1e-3 else np.inf
-        approach = max(approach, ramp(loom_ttc, 2.5, 1.0) * ramp(blob.height_deg, 8.0, 20.0))
+        if k.ttc_s is not None and d < 8.0 and k.approach_mps < 15.0:  # faster is a broken mask, not a mover
+            # Miss distance: where the straight-line path passes the wearer; a passer-by's lane is far.
+            miss = d * k.tangential_mps / max(1e-6, float(np.hypot(k.approach_mps, k.tangential_mps)))
+            approach = ramp(k.ttc_s, 4.5, 2.0) * ramp(k.approach_mps, 0.5, 1.0) * ramp(miss, 3.0, 1.5)
+        if not np.isfinite(d):  # no ground contact (thrown, airborne): looming is the only range cue
+            loom_ttc = 1.0 / k.growth_per_s if k.growth_per_s > 1e-3 else np.inf
+            approach = max(approach, ramp(loom_ttc, 2.0, 0.8) * ramp(blob.height_deg, 3.0, 8.0))
     crossing = ramp(k.tangential_mps, 2.0, 4.0) * ramp(d, 5.0, 2.5) if k.samples >= 5 else 0.0
     scores = {"close": close, "approach": approach, "crossing": crossing}
     cue = max(scores, key=scores.__getitem__)

@@ -129,9 +129,9 @@ def approach_scene(width: int = 960, from_yaw: float = 150.0) -> SynthScene:
 
 def passersby_scene(width: int = 960, ego_rate_dps: float = 0.0) -> SynthScene:
     """Ordinary street life: people walking past at 4–9 m, optionally while the wearer turns."""
-    people = [
-        Person(1, (200, 180, 40), linear((-70.0, 5.0), (60.0, 5.0), 0.0, 5.0)),
-        Person(2, (40, 160, 60), linear((100.0, 8.0), (170.0, 7.0), 0.0, 5.0)),
+    people = [  # straight walks whose closest point to the wearer is 5 m or more
+        Person(1, (200, 180, 40), linear((-50.0, 7.8), (50.0, 7.8), 0.0, 8.0)),
+        Person(2, (40, 160, 60), linear((110.0, 6.0), (170.0, 9.0), 0.0, 5.0)),
         Person(3, (90, 40, 160), linear((-150.0, 9.0), (-100.0, 9.0), 0.0, 5.0)),
     ]
     return SynthScene(width, people, num_frames=150, ego_rate_dps=ego_rate_dps)

@@ -80,10 +80,10 @@ def build_tiny_qwen25vl(out_dir: Path, corpus: list[str]) -> Path:
     )
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=600, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=2000, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tok.train_from_iterator(corpus, trainer=trainer)
     fast = PreTrainedTokenizerFast(
@@ -97,15 +97,15 @@ def build_tiny_qwen25vl(out_dir: Path, corpus: list[str]) -> Path:
     )
     cfg = Qwen2_5_VLConfig(
         text_config=dict(
-            vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+            vocab_size=len(fast), hidden_size=96, intermediate_size=192, initializer_range=0.05, num_hidden_layers=2,
             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-            rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 10000.0},
+            rope_parameters={"rope_type": "default", "mrope_section": [4, 4, 4], "rope_theta": 10000.0},
             bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
             tie_word_embeddings=True,
         ),
         vision_config=dict(
             depth=1, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=14, spatial_merge_size=2,
-            temporal_patch_size=2, window_size=112, out_hidden_size=64, fullatt_block_indexes=[0],
+            temporal_patch_size=2, window_size=112, out_hidden_size=96, initializer_range=0.05, fullatt_block_indexes=[0],
         ),
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],

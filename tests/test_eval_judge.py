@@ -120,7 +120,7 @@ def test_judge_always_failing_is_counted_not_scored_zero(tmp_path):
     m = aggregate([r])
     # Cap averages only the entities that have a score: the missed victim (0), not the failed judge call
     assert m["overall"]["cap"] == 0.0 and m["overall"]["cap_failed"] == 1 and m["overall"]["cap_missing"] == 1
-    assert m["per_role"]["perpetrator"]["cap"] is None and m["judge"]["failures"] == 3
+    assert m["per_role"]["perpetrator"]["cap"] is None and m["caption_scoring"]["failures"] == 3
 
 
 def test_judge_scores_flow_into_cap(tmp_path):

@@ -140,6 +140,8 @@ def test_mp4_and_gt_round_trip(tmp_path):
     out = render_scenario("throw", tmp_path / "clip", progress=False, **kw)
     assert sorted(p.name for p in out.iterdir()) == ["clip.mp4", "gt.json"]
     with av.open(str(out / "clip.mp4")) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and float(stream.average_rate) == pytest.approx(10.0)
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == 10 and frames[0].shape == (256, 512, 3)
     scene = build_scene("throw", **kw)
@@ -255,3 +257,39 @@ def test_scenario_source_yields_packets_and_truth():
     assert len(gt.frames) == 5
     assert gt.frames[4].entities == tuple(src.scene.render_frame(4)[1])
     assert math.isclose(gt.fps, 10.0)
+
+
+def test_column_band_rle_matches_full_frame_rle():
+    from runtime.scenario.gt import decode_rle, encode_rle, encode_rle_columns
+
+    rng = np.random.default_rng(0)
+    for c0, width, first, last in [(0, 7, True, True), (3, 4, False, False), (5, 2, True, False), (2, 3, False, True)]:
+        band = rng.random((6, width)) < 0.5
+        band[0, 0], band[-1, -1] = first, last
+        full = np.zeros((6, 12), dtype=bool)
+        full[:, c0:c0 + width] = band
+        rle = encode_rle_columns(band, c0, 12)
+        assert rle == encode_rle(full)
+        assert np.array_equal(decode_rle(rle), full)
+
+
+def test_mpeg4_fallback_when_libx264_missing(tmp_path, monkeypatch):
+    import av
+
+    from runtime.scenario import clip
+
+    monkeypatch.setattr(clip, "CODECS", ("no_such_codec", "mpeg4"))
+    out = render_scenario("traffic", tmp_path, progress=False, width=512, height=256, fps=10, duration_s=0.3,
+                          background="procedural")
+    with av.open(str(out / "clip.mp4")) as container:
+        assert container.streams.video[0].codec_context.name == "mpeg4"
+        assert sum(1 for _ in container.decode(video=0)) == 3
+
+
+def test_scenario_source_honours_open_source_options():
+    from runtime.config import SourceConfig
+
+    src = ScenarioSource("collide", cfg=SourceConfig(max_width=512), realtime=False, live=False, fps=10.0,
+                         duration_s=0.2, background="procedural")
+    assert (src.info.width, src.info.height) == (512, 256)
+    assert [p.image.shape for p in src] == [(256, 512, 3)] * 2

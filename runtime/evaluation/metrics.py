@@ -198,8 +198,9 @@ def aggregate(clips: Sequence[ClipResult]) -> dict[str, Any]:
         "per_role": {g: grounding(clips, g) for g in GROUP_ORDER},
         "per_class_role": {k: {g: grounding([c for c in clips if c.cls == k], g) for g in GROUP_ORDER}
                            for k in classes},
-        "judge": {"calls": sum(c.judge_calls for c in clips), "failures": sum(c.judge_failures for c in clips),
-                  "retries": sum(c.judge_retries for c in clips)},
+        "caption_scoring": {"calls": sum(c.judge_calls for c in clips),
+                            "failures": sum(c.judge_failures for c in clips),
+                            "retries": sum(c.judge_retries for c in clips)},
     }
     return json_ready(out)
 

@@ -35,9 +35,9 @@ def markdown(metrics: dict[str, Any]) -> str:
              f"Caption scorer: **{metrics['scorer'] or 'none'}**. Clips: {metrics['overall']['n_clips']}. "
              f"Grace {metrics['settings']['grace_s']} s; match IoU ≥ {metrics['settings']['iou_threshold']}; "
              f"IoU frames: {metrics['settings']['iou_window']}. Definitions: docs/metrics.md.", ""]
-    j = metrics["judge"]
+    j = metrics["caption_scoring"]
     if j["calls"]:
-        lines += [f"Judge calls: {j['calls']}, failed after retries: {j['failures']} (excluded from Cap, "
+        lines += [f"Caption scorer calls: {j['calls']}, failed after retries: {j['failures']} (excluded from Cap, "
                   f"never scored 0), retries: {j['retries']}.", ""]
     lines += ["## Temporal and direction (cf. Table 2)", ""]
     lines += _table(
@@ -96,6 +96,7 @@ def _plots(tmp: Path, clips: Sequence[ClipResult]) -> None:
                     for g in GROUP_ORDER}
             data = {g: v for g, v in data.items() if v}
             ax.boxplot(list(data.values()), tick_labels=list(data))
+            ax.set_ylim(0, 105)
         else:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
         ax.set(title=title, xlabel=xl, ylabel=yl)

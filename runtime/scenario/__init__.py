@@ -4,6 +4,7 @@ Public API: `list_scenarios`, `build_scene`, `render_scenario`, `load_gt`, `Scen
 (import it from `runtime.scenario.source`), and the VIEW360 interval loader in `runtime.scenario.view360`.
 """
 
+from runtime.scenario.clip import render_scenario
 from runtime.scenario.gt import EntityFrameGT, GroundTruth, GTEntity, GTEvent, GTFrame, load_gt
 from runtime.scenario.library import ScenarioInfo, build_scene, list_scenarios
 from runtime.scenario.render import Scene
@@ -12,10 +13,3 @@ __all__ = [
     "EntityFrameGT", "GTEntity", "GTEvent", "GTFrame", "GroundTruth", "ScenarioInfo", "Scene", "build_scene",
     "list_scenarios", "load_gt", "render_scenario",
 ]
-
-
-def render_scenario(name, out_dir, **kwargs):
-    """Render a library scenario to `out_dir/clip.mp4` + `out_dir/gt.json`; see `runtime.scenario.clip`."""
-    from runtime.scenario.clip import render_scenario as _render
-
-    return _render(name, out_dir, **kwargs)

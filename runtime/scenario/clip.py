@@ -21,6 +21,9 @@ from runtime.scenario.library import build_scene
 log = logging.getLogger(__name__)
 
 
+CODECS = ("libx264", "mpeg4")  # preferred first; mpeg4 is in every FFmpeg build
+
+
 def _open_writer(path: Path, width: int, height: int, fps: float):
     """PyAV H.264 (libx264, yuv420p, crf 18); MPEG-4 part 2 where libx264 is not built in."""
     from fractions import Fraction
@@ -29,12 +32,18 @@ def _open_writer(path: Path, width: int, height: int, fps: float):
 
     container = av.open(str(path), mode="w", format="mp4")
     rate = Fraction(fps).limit_denominator(1001)
-    try:
-        stream = container.add_stream("libx264", rate=rate)
+    for codec in CODECS:
+        try:
+            stream = container.add_stream(codec, rate=rate)
+            break
+        except ValueError as exc:  # codec not in this FFmpeg build
+            log.warning("%s unavailable (%s); trying the next codec", codec, exc)
+    else:
+        container.close()
+        raise InputError(f"none of the video encoders {', '.join(CODECS)} is available in this PyAV build")
+    if stream.codec_context.name == "libx264":
         stream.options = {"crf": "18", "preset": "veryfast"}
-    except (av.FFmpegError, ValueError) as exc:  # codec not in this FFmpeg build
-        log.warning("libx264 unavailable (%s); writing MPEG-4 part 2", exc)
-        stream = container.add_stream("mpeg4", rate=rate)
+    else:
         stream.bit_rate = 8_000_000
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     return container, stream

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,41 @@ def encode_rle(mask: np.ndarray) -> dict[str, Any]:
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
 
 
+def encode_rle_columns(block: np.ndarray, col0: int, width: int) -> dict[str, Any]:
+    """COCO RLE of a full-size mask that is empty outside columns [col0, col0 + block width).
+
+    Renders know where an entity is, so runs are computed on that column band only (COCO RLE is
+    column-major, so the empty columns before/after are just longer zero runs); this is ~10× cheaper
+    than encoding the whole 1920×960 frame per entity.
+    """
+    from pycocotools import mask as mask_utils
+
+    height = block.shape[0]
+    flat = np.ascontiguousarray(block.T).ravel().astype(bool, copy=False)
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs = np.diff(np.concatenate([[0], change, [flat.size]]))
+    if flat.size and flat[0]:
+        runs = np.concatenate([[0], runs])
+    runs = runs.tolist() or [0]
+    runs[0] += col0 * height
+    trailing = (width - col0 - block.shape[1]) * height
+    if len(runs) % 2:  # last run is zeros
+        runs[-1] += trailing
+    elif trailing:
+        runs.append(trailing)
+    rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
+    return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
+
+
 def decode_rle(rle: dict[str, Any]) -> np.ndarray:
     """Inverse of `encode_rle`: bool H×W array."""
     from pycocotools import mask as mask_utils
 
     counts = rle["counts"]
     raw = {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-    return mask_utils.decode(raw).astype(bool)
+    with warnings.catch_warnings():  # pycocotools' own NumPy-2 `copy=` deprecation, not ours
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return mask_utils.decode(raw).astype(bool)
 
 
 def direction_of(bearing_deg: float) -> str:

@@ -107,7 +107,7 @@ class Path2D:
     def heading(self, t: float, default: float) -> float:
         """Yaw of motion at t, else of the nearest moving segment before it, else `default`."""
         i = min(max(int(np.searchsorted(self.t, t, side="right")) - 1, 0), len(self.t) - 2)
-        for j in list(range(i, -1, -1)):
+        for j in range(i, -1, -1):
             dx, dz = self.x[j + 1] - self.x[j], self.z[j + 1] - self.z[j]
             if math.hypot(dx, dz) > 1e-6:
                 return math.degrees(math.atan2(dx, dz))

@@ -1,0 +1,42 @@
+"""PyTorch backend: one model shared by every follow-view stream."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from runtime.config import TrackerConfig
+from runtime.errors import ModelError
+
+log = logging.getLogger(__name__)
+_RANDOM = re.compile(r"^random(?::(\d+))?$")
+
+
+def load_model(cfg: TrackerConfig, device: str | None = None) -> Any:
+    """The model named by `tracker.sam2_config` with `tracker.checkpoint`; `random[:SEED]` gives random
+    weights for smoke tests (masks are then meaningless, and a warning says so)."""
+    import torch
+
+    from models.sam2.build import CONFIGS, build_model, config_path
+
+    config_path(cfg.sam2_config)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    match = _RANDOM.match(cfg.checkpoint)
+    if match:
+        log.warning("SAM2 with RANDOM weights (tracker.checkpoint=%s): masks are meaningless", cfg.checkpoint)
+        torch.manual_seed(int(match.group(1) or 0))
+        return build_model(cfg.sam2_config, None, cfg.image_size, device)
+    if not cfg.checkpoint:
+        official = CONFIGS[cfg.sam2_config][1]
+        raise ModelError(f"tracker.checkpoint is empty; set --set tracker.checkpoint=PATH/{official} "
+                         "(or tracker.checkpoint=random for a smoke test)")
+    return build_model(cfg.sam2_config, cfg.checkpoint, cfg.image_size, device)
+
+
+def stream_factory(cfg: TrackerConfig) -> Callable[[], Any]:
+    from models.sam2.streaming import SAM2StreamTracker
+
+    model = load_model(cfg)
+    return lambda: SAM2StreamTracker(model, non_overlap_masks=False, max_cond_frames=8)
