@@ -59,19 +59,21 @@ def _wrappers(model: Any) -> dict[str, Any]:
                                               high_res_features=[hr0, hr1])
         return MaskDecoder()
 
-    return {"image_encoder": ImageEncoder(), "memory_attention": MemoryAttention(),
+    mods = {"image_encoder": ImageEncoder(), "memory_attention": MemoryAttention(),
             "memory_encoder": MemoryEncoder(), "prompt_encoder": PromptEncoder(),
             "mask_decoder_multi": decoder(True), "mask_decoder_single": decoder(False)}
+    # eval wrappers: exporting restores the wrapper's mode recursively, which must leave the model in eval
+    return {k: m.eval() for k, m in mods.items()}
 
 
-def example_inputs(image_size: int, seed: int = 0, memory_tokens: int | None = None, points: int = 2) -> dict:
+def example_inputs(image_size: int, seed: int = 0, memory_frames: int = 3, ptr_tokens: int = 8, points: int = 2) -> dict:
     """Random inputs per graph with the shapes of `names.shapes` (symbolic dims filled in)."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
     sh = N.shapes(image_size)
     s = image_size // 16
-    fill = {"M": memory_tokens or 3 * s * s + 16, "P": points, "T": points + 1}
+    fill = {"M": memory_frames * s * s + ptr_tokens, "P": points, "T": points + 1}
 
     def rnd(shape):
         return torch.randn(tuple(fill.get(d, d) for d in shape), generator=g)
@@ -79,7 +81,7 @@ def example_inputs(image_size: int, seed: int = 0, memory_tokens: int | None = N
     out: dict[str, dict[str, Any]] = {}
     for spec in N.GRAPHS:
         out[spec.name] = {k: rnd(sh[spec.name][k]) for k in spec.inputs}
-    out["memory_attention"]["num_obj_ptr_tokens"] = torch.tensor(fill["M"] % (s * s), dtype=torch.int64)
+    out["memory_attention"]["num_obj_ptr_tokens"] = torch.tensor(ptr_tokens, dtype=torch.int64)
     out["prompt_encoder"]["point_coords"] = torch.rand(1, points, 2, generator=g) * image_size
     out["prompt_encoder"]["point_labels"] = torch.tensor([[1, 0, 2, 3][:points]], dtype=torch.int32)
     out["prompt_encoder"]["has_mask_input"] = torch.ones(1)
@@ -130,8 +132,7 @@ def verify_graphs(model: Any, image_size: int, out_dir: Path, providers: tuple[s
     import numpy as np
     import onnxruntime as ort
 
-    s = image_size // 16
-    inputs = example_inputs(image_size, seed=seed, memory_tokens=5 * s * s + 32, points=3)
+    inputs = example_inputs(image_size, seed=seed, memory_frames=5, ptr_tokens=16, points=3)
     ref = reference_outputs(model, image_size, inputs)
     figures = {}
     for spec in N.GRAPHS:

@@ -71,10 +71,14 @@ class AlertStage:
         self.policy = AlertPolicy(cfg.alerts)
         self.template = TemplateCaptioner()
         self.async_vlm = None
+        self.feed = None
         if not isinstance(captioner, TemplateCaptioner):
             from models.vlm.async_runner import AsyncCaptioner
+            from runtime.vlm_feed import VlmFeed
 
-            self.async_vlm = AsyncCaptioner(captioner, deadline_s=cfg.captioner.deadline_s)
+            self.async_vlm = AsyncCaptioner(captioner, deadline_s=cfg.captioner.deadline_s,
+                                            workers=cfg.captioner.workers)
+            self.feed = VlmFeed(cfg.captioner, self.async_vlm)
         self.captions: dict[int, Caption] = {}
         self.alerted: dict[int, int] = {}  # entity id → highest priority already alerted in this event
         self.alert_lines: list[dict[str, Any]] = []
@@ -88,14 +92,6 @@ class AlertStage:
             motion_hint=motion, appearance_hint=appearance,
         )
 
-    def _caption(self, work: Work, track: Track, motion: str, distance: str) -> Caption:
-        request = self._request(work, track, motion, distance)
-        cap = self.template.caption(request)
-        if self.async_vlm is not None:
-            from models.vlm.views import attach_views
-
-            self.async_vlm.submit(attach_views(request, work.packet.image, track, work.entities, template=cap))
-        return cap
 
     def _policy_clock(self, work: Work, alert: Alert) -> tuple[Alert, int]:
         """Live: wall clock. Replay: video time plus the real processing lag, so cooldowns mean the same
@@ -128,12 +124,14 @@ class AlertStage:
         if work.trigger.state == "onset":
             self.alerted.clear()
         tracks = list(work.entities.tracks) if work.entities is not None else []
+        requests: dict[int, CaptionRequest] = {}
         for track in tracks:
             if not track.mask.any():
                 continue
             motion, distance, priority = motion_facts(work.entities, track)
+            request = requests[track.entity_id] = self._request(work, track, motion, distance)
             if track.entity_id not in self.captions:
-                cap = self._caption(work, track, motion, distance)
+                cap = self.template.caption(request)
                 self.captions[track.entity_id] = cap
                 self.c.captions_template += 1
                 new_caps.append(cap)
@@ -141,12 +139,17 @@ class AlertStage:
                 continue
             if priority <= self.alerted.get(track.entity_id, 0):
                 continue
-            text = self.template.caption(self._request(work, track, motion, distance)).speech
+            text = self.template.caption(request).speech
             alert = Alert(work.packet.frame_index, work.packet.video_t, work.packet.capture_ns, track.entity_id,
                           track.role, track.bearing_deg, clock_hour(track.bearing_deg), priority, text)
             if self._speak(work, alert):
                 self.alerted[track.entity_id] = priority
                 alerts.append(alert)
+        if self.feed is not None:
+            self.feed.observe(work.packet.image, work.packet.video_t, tracks,
+                              {k: dataclasses.replace(r, template=self.captions.get(k)) for k, r in requests.items()})
+            for eid in getattr(work.entities, "lost_entities", ()) or ():
+                self.feed.forget(eid)
         new_caps += self._poll_vlm(work, in_event)
         for cap in new_caps:
             self.events.caption(cap)
@@ -181,7 +184,7 @@ class AlertStage:
         out["policy"] = dataclasses.asdict(self.policy.counters) if dataclasses.is_dataclass(self.policy.counters) \
             else {}
         if self.async_vlm is not None:
-            out["vlm"] = self.async_vlm.stats()
+            out["vlm"] = dataclasses.asdict(self.async_vlm.stats())
         stats = getattr(self.speaker, "stats", None)
         if stats is not None and dataclasses.is_dataclass(stats):
             out["speaker"] = dataclasses.asdict(stats)

@@ -105,7 +105,8 @@ def build_tiny_qwen25vl(out_dir: Path, corpus: list[str]) -> Path:
         ),
         vision_config=dict(
             depth=1, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=14, spatial_merge_size=2,
-            temporal_patch_size=2, window_size=112, out_hidden_size=96, initializer_range=0.05, fullatt_block_indexes=[0],
+            temporal_patch_size=2, window_size=112, out_hidden_size=96, initializer_range=0.05,
+            fullatt_block_indexes=[0],
         ),
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],

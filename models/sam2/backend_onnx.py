@@ -92,7 +92,7 @@ def attach_sessions(model: Any, folder: Path, providers: list[str]) -> Any:
     model.image_encoder = torch.nn.Identity()
     model.forward_image = forward_image
     assert size == model.image_size
-    return model
+    return model.eval()
 
 
 def load_onnx_model(folder: str | Path, providers: list[str], image_size: int | None = None) -> Any:

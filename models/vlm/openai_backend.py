@@ -103,7 +103,7 @@ class OpenAICaptioner:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read() if exc.fp is not None else b""
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise VLMError(f"{self.url} did not answer within {timeout:.1f} s") from None
         except urllib.error.URLError as exc:
             reason = exc.reason

@@ -44,6 +44,8 @@ def highlight(view: np.ndarray, view_mask: np.ndarray) -> np.ndarray:
 
 def render_mask(view: Any, mask: np.ndarray) -> np.ndarray:
     """An equirect bool mask seen through a perspective view (rendered like an image, thresholded)."""
+    if hasattr(view, "mask_from_equirect"):
+        return np.asarray(view.mask_from_equirect(np.asarray(mask, bool)), bool)
     m = np.repeat((np.asarray(mask, bool).astype(np.uint8) * 255)[..., None], 3, axis=2)
     return np.asarray(view.render(m))[..., 0] > 127
 

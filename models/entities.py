@@ -1,0 +1,151 @@
+"""The entity stage: proposals at event onset, tracking every frame, measured motion per entity.
+
+Why here and not in the tracker: roles, entity lifetimes and the measured motion (approach speed,
+time to contact, circling, crossing, distance class) are the same whatever tracker runs, so SAM2
+backends only have to implement `models.tracking.Tracker` and plug in via `tracker_factory`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from models.motion import History, MotionAnalyzer, distance_class, row_pitch
+from models.proposals import propose
+from models.tracker_classical import ClassicalTracker
+from models.tracking import Tracker
+from runtime.bearings import Mounting, wrap_deg
+from runtime.config import Config, check_choice
+from runtime.packets import FramePacket, Track, TriggerResult
+
+TRACKERS: dict[str, Callable[..., Tracker]] = {"classical": lambda cfg, **kw: ClassicalTracker(cfg, **kw)}
+
+
+def make_tracker(cfg: Config, **kwargs: Any) -> Tracker:
+    """Default `tracker_factory`: the configured backend; unknown name → ConfigError with valid names."""
+    check_choice("tracker.backend", cfg.tracker.backend, TRACKERS)
+    return TRACKERS[cfg.tracker.backend](cfg, **kwargs)
+
+
+@dataclass(frozen=True)
+class EntityMotion:
+    """Measured (never guessed) motion of one entity relative to the wearer, for captions and alerts."""
+
+    entity_id: int
+    distance_m: float  # inf when the entity's ground contact is not visible
+    distance_class: str  # "within arm's reach" | "close" | "near" | "far"
+    approach_mps: float  # positive = coming closer
+    angular_growth_per_s: float  # d ln(angular height)/dt
+    ttc_s: float | None  # time to contact when approaching
+    yaw_rate_dps: float  # around the wearer, turning compensated
+    approaching: bool
+    leaving: bool
+    circling: bool
+    crossing: bool
+
+
+@dataclass(frozen=True, eq=False)
+class EntityUpdate:
+    frame_index: int
+    tracks: tuple[Track, ...]
+    new_entities: tuple[int, ...]
+    lost_entities: tuple[int, ...]
+    motion: tuple[EntityMotion, ...]
+    event_id: int | None = None
+
+    def motion_of(self, entity_id: int) -> EntityMotion | None:
+        return next((m for m in self.motion if m.entity_id == entity_id), None)
+
+
+class EntityStage:
+    """`process(packet, trigger_result) -> EntityUpdate`; owns entity ids, roles and lifetimes."""
+
+    name = "entities"
+
+    def __init__(self, cfg: Config, mounting: Mounting | None = None,
+                 tracker_factory: Callable[[Config], Tracker] | None = None, motion: MotionAnalyzer | None = None):
+        self.cfg = cfg
+        self.mounting = mounting or Mounting(cfg.bearings.yaw_offset_deg)
+        t = cfg.trigger
+        self.motion = motion or MotionAnalyzer(t.work_width, t.fg_threshold, t.camera_height_m)
+        self.tracker = (tracker_factory or make_tracker)(cfg)
+        if hasattr(self.tracker, "use_motion"):
+            self.tracker.use_motion(self.motion)
+        if hasattr(self.tracker, "mounting"):
+            self.tracker.mounting = self.mounting
+        self._next_id = 1
+        self._hist: dict[int, History] = {}
+        self._travel: dict[int, float] = {}
+        self._lost: dict[int, int] = {}
+        self._offset_t: float | None = None
+        self._event_id: int | None = None
+
+    def process(self, packet: FramePacket, trig: TriggerResult) -> EntityUpdate:
+        mf = self.motion.analyze(packet)
+        new: list[int] = []
+        if trig.state == "onset" or (trig.state == "ongoing" and not self.tracker.entity_ids()):
+            new = self._start(packet, mf, trig)
+        if trig.state in ("onset", "ongoing"):
+            self._offset_t = None
+        elif trig.state == "offset" or (self._offset_t is None and self.tracker.entity_ids() and trig.state == "idle"):
+            self._offset_t = packet.video_t if self._offset_t is None else self._offset_t
+        tracks = tuple(self.tracker.track(packet)) if self.tracker.entity_ids() else ()
+        lost = self._expire(packet, tracks)
+        tracks = tuple(t for t in tracks if t.entity_id not in lost)
+        motion = tuple(self._measure(t, packet, mf.ego_yaw_deg) for t in tracks if t.mask.any())
+        return EntityUpdate(packet.frame_index, tracks, tuple(new), tuple(lost), motion, self._event_id)
+
+    def _start(self, packet: FramePacket, mf: Any, trig: TriggerResult) -> list[int]:
+        """Proposals → tracker.add with roles, skipping movers that are already tracked."""
+        self._event_id = trig.event_id
+        tracked = [o for o in self.tracker.entity_ids()]
+        busy = np.zeros(mf.gray.shape, bool)
+        if tracked and hasattr(self.tracker, "_objs"):
+            for o in tracked:
+                busy |= self.tracker._objs[o].mask
+        room = max(0, self.cfg.tracker.max_entities - len(tracked))
+        new = []
+        for prop in propose(mf, self.mounting, trig.bearing_deg, self.cfg.tracker.max_entities):
+            if len(new) >= room or (busy & prop.work_mask).sum() > 0.3 * prop.work_mask.sum():
+                continue
+            eid, self._next_id = self._next_id, self._next_id + 1
+            self.tracker.add(packet, eid, prop.mask, prop.role)  # type: ignore[arg-type]
+            new.append(eid)
+        return new
+
+    def _expire(self, packet: FramePacket, tracks: tuple[Track, ...]) -> list[int]:
+        """Drop everything some seconds after the event's offset, and entities lost for a while."""
+        gone = []
+        for t in tracks:
+            self._lost[t.entity_id] = 0 if t.mask.any() else self._lost.get(t.entity_id, 0) + 1
+            if self._lost[t.entity_id] > 15:
+                gone.append(t.entity_id)
+        if self._offset_t is not None and packet.video_t - self._offset_t >= self.cfg.tracker.drop_after_s:
+            gone = sorted(set(gone) | {t.entity_id for t in tracks})
+            self._offset_t = None
+        for eid in gone:
+            self.tracker.remove(eid)
+            for d in (self._hist, self._travel, self._lost):
+                d.pop(eid, None)
+        return gone
+
+    def _measure(self, t: Track, packet: FramePacket, ego_yaw: float) -> EntityMotion:
+        h = packet.height
+        bottom = float(row_pitch(t.box.y1 - 1, h) - 90.0 / h)
+        top = float(row_pitch(t.box.y0, h) + 90.0 / h)
+        d = self.cfg.trigger.camera_height_m / np.tan(np.radians(-bottom)) if bottom < -2.0 else float("inf")
+        hist = self._hist.setdefault(t.entity_id, History())
+        world = t.bearing_deg + ego_yaw
+        if hist.yaw:
+            self._travel[t.entity_id] = self._travel.get(t.entity_id, 0.0) + float(wrap_deg(world - hist.yaw[-1]))
+        hist.push(packet.video_t, world, d, top - bottom)
+        k = hist.kinematics()
+        circling = abs(self._travel.get(t.entity_id, 0.0)) > 60.0 and k.distance_m < 4.0 and abs(k.yaw_rate_dps) > 20.0
+        return EntityMotion(
+            t.entity_id, k.distance_m, distance_class(k.distance_m), k.approach_mps, k.growth_per_s, k.ttc_s,
+            k.yaw_rate_dps, k.approach_mps > 0.5, k.approach_mps < -0.5, circling,
+            (not circling) and k.tangential_mps > 1.2,
+        )

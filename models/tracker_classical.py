@@ -1,0 +1,142 @@
+"""The weight-free mask tracker: optical flow carries each mask, the motion foreground re-segments it.
+
+Everything runs on the small work-size equirect. Flow is computed on a copy padded by wrapping the
+panorama's columns, so an entity crossing the ±180° seam (or circling the wearer) is one object to the
+flow and keeps its id; cube-face seams do not exist here at all. Re-segmentation snaps the warped mask
+to the moving pixels it overlaps, which stops flow drift; when nothing moves (an entity standing
+still) the warped mask is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from models.motion import MotionAnalyzer, MotionFrame, mask_geometry, to_full, to_work
+from runtime.bearings import Mounting
+from runtime.packets import Box, FramePacket, Role, Track
+
+_PAD = 32
+
+
+@dataclass
+class _Obj:
+    role: Role
+    kind: str
+    mask: np.ndarray = field(repr=False)  # work-size bool
+    added_frame: int
+    full_seed: np.ndarray | None = field(default=None, repr=False)  # exact mask on the frame it was added
+    unsupported: int = 0  # consecutive frames without foreground support
+
+
+def _mounting_from(cfg: Any) -> Mounting:
+    b = getattr(cfg, "bearings", None)
+    return Mounting(float(getattr(b, "yaw_offset_deg", 0.0)), float(getattr(b, "pitch_deg", 0.0)),
+                    float(getattr(b, "roll_deg", 0.0)))
+
+
+class ClassicalTracker:
+    """`models.tracking.Tracker` with DIS optical flow + foreground re-segmentation (OpenCV only)."""
+
+    name = "classical"
+
+    def __init__(self, cfg: Any = None, mounting: Mounting | None = None, motion: MotionAnalyzer | None = None):
+        tcfg = getattr(cfg, "trigger", None)
+        self.mounting = mounting or _mounting_from(cfg)
+        self.motion = motion or MotionAnalyzer(
+            getattr(tcfg, "work_width", 512), getattr(tcfg, "fg_threshold", 30.0), getattr(tcfg, "camera_height_m", 1.6))
+        self._objs: dict[int, _Obj] = {}
+        self._prev: MotionFrame | None = None
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+
+    def use_motion(self, motion: MotionAnalyzer) -> None:
+        """Share the trigger's analyzer (same frames → computed once)."""
+        self.motion = motion
+
+    # -- Tracker interface ---------------------------------------------------------------------
+    def add(self, frame: FramePacket, entity_id: int, mask: np.ndarray, role: Role, kind: str = "unknown") -> None:
+        mf = self.motion.analyze(frame)
+        work = to_work(mask, mf.gray.shape)
+        self._objs[entity_id] = _Obj(role, kind, work, frame.frame_index, mask.astype(bool))
+        if self._prev is None or self._prev.frame_index < frame.frame_index:
+            self._prev = mf
+
+    def remove(self, entity_id: int) -> None:
+        self._objs.pop(entity_id, None)
+
+    def entity_ids(self) -> list[int]:
+        return sorted(self._objs)
+
+    def track(self, frame: FramePacket) -> list[Track]:
+        mf = self.motion.analyze(frame)
+        moving = [i for i, o in self._objs.items() if o.added_frame != frame.frame_index]
+        if moving and self._prev is not None and self._prev.frame_index != frame.frame_index:
+            flow = self._flow(self._prev.gray, mf.gray)
+            warped = {i: self._warp(self._objs[i].mask, flow) for i in moving}
+            for i, m in self._resegment(warped, mf).items():
+                self._objs[i].mask = m
+                self._objs[i].full_seed = None
+        self._prev = mf
+        return [self._to_track(i, o, mf) for i, o in sorted(self._objs.items())]
+
+    # -- internals -----------------------------------------------------------------------------
+    def _flow(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        """Backward flow (cur → prev) on seam-padded images, cropped back to the panorama."""
+        pad = lambda g: np.concatenate([g[:, -_PAD:], g, g[:, :_PAD]], axis=1)  # noqa: E731
+        flow = self._dis.calc(pad(cur), pad(prev), None)
+        return flow[:, _PAD:-_PAD]
+
+    @staticmethod
+    def _warp(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        h, w = mask.shape
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        mx = np.mod(gx + flow[..., 0], w).astype(np.float32)
+        my = gy + flow[..., 1]
+        out = cv2.remap(mask.view(np.uint8) * np.uint8(255), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+        return out > 127
+
+    def _resegment(self, warped: dict[int, np.ndarray], mf: MotionFrame) -> dict[int, np.ndarray]:
+        """Give each foreground blob to the warped mask it overlaps most; split shared blobs by nearness."""
+        owners: dict[int, list[np.ndarray]] = {i: [] for i in warped}
+        for blob in mf.blobs:
+            hits = {i: int(np.count_nonzero(blob.mask & m)) for i, m in warped.items()}
+            hits = {i: n for i, n in hits.items() if n > 0 and (n >= 0.15 * blob.area or n >= 0.3 * warped[i].sum())}
+            if len(hits) == 1:
+                owners[next(iter(hits))].append(blob.mask)
+            elif len(hits) > 1:
+                dist = {i: cv2.distanceTransform((~warped[i]).view(np.uint8), cv2.DIST_L2, 3) for i in hits}
+                ids = list(dist)
+                nearest = np.argmin(np.stack([dist[i] for i in ids]), axis=0)
+                for k, i in enumerate(ids):
+                    owners[i].append(blob.mask & (nearest == k))
+        out = {}
+        for i, m in warped.items():
+            support = np.logical_or.reduce(owners[i]) if owners[i] else None
+            obj = self._objs[i]
+            if support is None or support.sum() < 0.3 * max(1, m.sum()):
+                # Nothing (or little) moves here: standing still or occluded; keep the flow's mask.
+                obj.unsupported += 1
+                out[i] = m if support is None else (m | support)
+            else:
+                obj.unsupported = 0
+                out[i] = support
+        return out
+
+    def _to_track(self, eid: int, obj: _Obj, mf: MotionFrame) -> Track:
+        full_shape = mf.full_shape
+        if obj.full_seed is not None and obj.full_seed.shape == full_shape:
+            full = obj.full_seed
+        else:
+            full = to_full(obj.mask, full_shape)
+        geo = mask_geometry(obj.mask)
+        if geo is None:
+            return Track(eid, mf.frame_index, obj.role, full, Box(0, 0, 0, 0), 0.0, 0.0, score=0.0, kind=obj.kind)
+        box, yaw, pitch = geo
+        sx, sy = full_shape[1] / obj.mask.shape[1], full_shape[0] / obj.mask.shape[0]
+        fbox = Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
+        score = 1.0 if obj.unsupported == 0 else max(0.2, 1.0 - 0.05 * obj.unsupported)
+        return Track(eid, mf.frame_index, obj.role, full, fbox, float(self.mounting.wearer_yaw(yaw)), pitch,
+                     score=score, kind=obj.kind)
