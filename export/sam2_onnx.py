@@ -66,7 +66,8 @@ def _wrappers(model: Any) -> dict[str, Any]:
     return {k: m.eval() for k, m in mods.items()}
 
 
-def example_inputs(image_size: int, seed: int = 0, memory_frames: int = 3, ptr_tokens: int = 8, points: int = 2) -> dict:
+def example_inputs(image_size: int, seed: int = 0, memory_frames: int = 3, ptr_tokens: int = 8,
+                   points: int = 2) -> dict:
     """Random inputs per graph with the shapes of `names.shapes` (symbolic dims filled in)."""
     import torch
 
@@ -117,8 +118,11 @@ def reference_outputs(model: Any, image_size: int, inputs: dict) -> dict[str, li
 
     wrappers = _wrappers(model)
     with torch.no_grad():
-        return {spec.name: [t.numpy() for t in _as_tuple(wrappers[spec.name](*[inputs[spec.name][k] for k in spec.inputs]))]
-                for spec in N.GRAPHS}
+        out = {}
+        for spec in N.GRAPHS:
+            result = wrappers[spec.name](*[inputs[spec.name][k] for k in spec.inputs])
+            out[spec.name] = [t.numpy() for t in _as_tuple(result)]
+        return out
 
 
 def _as_tuple(x: Any) -> tuple:

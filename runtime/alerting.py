@@ -80,12 +80,16 @@ class AlertStage:
                                             workers=cfg.captioner.workers)
             self.feed = VlmFeed(cfg.captioner, self.async_vlm)
         self.captions: dict[int, Caption] = {}
+        self.appearance: dict[int, str] = {}
         self.alerted: dict[int, int] = {}  # entity id → highest priority already alerted in this event
         self.alert_lines: list[dict[str, Any]] = []
         self.c = _Counters()
 
     def _request(self, work: Work, track: Track, motion: str, distance: str) -> CaptionRequest:
-        appearance = describe_appearance(work.packet.image, track.mask, track.kind)
+        appearance = self.appearance.get(track.entity_id)
+        if appearance is None:  # measured once per entity: colours do not change, and it costs milliseconds
+            appearance = self.appearance[track.entity_id] = describe_appearance(work.packet.image, track.mask,
+                                                                                track.kind)
         return CaptionRequest(
             entity_id=track.entity_id, frame_index=track.frame_index, role=track.role, kind=track.kind,
             bearing_deg=track.bearing_deg, clock=clock_hour(track.bearing_deg), distance_hint=distance,

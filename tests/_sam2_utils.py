@@ -62,7 +62,7 @@ def mask_c(hw: tuple[int, int] = VIDEO_HW) -> np.ndarray:
     return m
 
 
-def reference_run(model, folder: Path, prompts: list[tuple], start: int | None = None) -> dict[int, dict[int, np.ndarray]]:
+def reference_run(model, folder: Path, prompts: list[tuple], start: int | None = None) -> dict:
     """Meta's predictor on the clip: {frame: {obj_id: video-res logits}}. Prompts: (frame, obj_id, kind, args)."""
     state = model.init_state(str(folder))
     for frame, obj_id, kind, arg in prompts:

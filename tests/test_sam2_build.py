@@ -10,10 +10,11 @@ from tests import _sam2_utils as U
 
 def test_every_named_config_exists_in_the_sam2_package():
     U.require_sam2()
+    from pathlib import Path
+
     import sam2
 
     from models.sam2.build import CONFIGS
-    from pathlib import Path
 
     root = Path(sam2.__file__).parent
     assert len(CONFIGS) == 8

@@ -37,10 +37,14 @@ def test_memory_attention_with_real_rope_matches_upstream():
     torch.manual_seed(1)
     curr, pos = torch.randn(256, 1, 256), torch.randn(256, 1, 256)
     mem, mem_pos = torch.randn(256 * 3 + 16, 1, 64), torch.randn(256 * 3 + 16, 1, 64)
+    def run():
+        return model.memory_attention(curr=[curr], memory=mem.clone(), curr_pos=[pos], memory_pos=mem_pos,
+                                      num_obj_ptr_tokens=16)
+
     with torch.inference_mode():
-        ref = model.memory_attention(curr=[curr], memory=mem, curr_pos=[pos], memory_pos=mem_pos, num_obj_ptr_tokens=16)
+        ref = run()
         with real_rope(model.memory_attention, 256):
-            ours = model.memory_attention(curr=[curr], memory=mem, curr_pos=[pos], memory_pos=mem_pos, num_obj_ptr_tokens=16)
-        again = model.memory_attention(curr=[curr], memory=mem, curr_pos=[pos], memory_pos=mem_pos, num_obj_ptr_tokens=16)
+            ours = run()
+        again = run()
     assert (ours - ref).abs().max().item() <= 1e-4
     assert torch.equal(again, ref)  # the patch is undone

@@ -114,3 +114,21 @@ def test_state_stays_bounded_on_a_long_stream():
         with_mem = [t for t, o in non_cond.items() if o["maskmem_features"] is not None]
         assert sorted(with_mem) == list(range(30 - model.num_maskmem + 2, 31))
     assert sizes[5]["bytes"] < sizes[-1]["bytes"]  # the bound is reached, not trivially zero
+
+
+@pytest.mark.gpu
+def test_single_object_matches_reference_on_cuda(clip):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    folder, frames = clip
+    model = U.random_model().to("cuda")
+    try:
+        prompts = [(0, 1, "box", U.BOX_A)]
+        ref = U.reference_run(model, folder, prompts)
+        ours, _ = _stream(model, frames, prompts)
+        delta = _max_delta(ref, ours, [1])
+        print(f"CUDA single object: max |dlogit| = {delta}")
+        assert delta == 0.0
+    finally:
+        model.to("cpu")

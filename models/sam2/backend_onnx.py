@@ -45,7 +45,8 @@ def attach_sessions(model: Any, folder: Path, providers: list[str]) -> Any:
         sess = ort.InferenceSession(str(folder / f"{name}.onnx"), providers=providers)
 
         def run(*args: Any) -> list:
-            feed = {k: (a.detach().cpu().numpy() if hasattr(a, "numpy") else a) for k, a in zip(spec.inputs, args, strict=True)}
+            feed = {k: (a.detach().cpu().numpy() if hasattr(a, "numpy") else a)
+                    for k, a in zip(spec.inputs, args, strict=True)}
             return [torch.from_numpy(o) for o in sess.run(list(spec.outputs), feed)]
         return run
 
@@ -120,6 +121,7 @@ def stream_factory(cfg: TrackerConfig) -> Callable[[], Any]:
     from models.sam2.streaming import SAM2StreamTracker
 
     if not cfg.onnx_dir:
-        raise ModelError("tracker.onnx_dir is empty; export with `ego360 export sam2 --out DIR` and set tracker.onnx_dir=DIR")
+        raise ModelError("tracker.onnx_dir is empty; export with `ego360 export sam2 --out DIR` "
+                         "and set tracker.onnx_dir=DIR")
     model = load_onnx_model(cfg.onnx_dir, providers_from_names(cfg.providers), cfg.image_size)
     return lambda: SAM2StreamTracker(model, non_overlap_masks=False, max_cond_frames=8)

@@ -100,7 +100,8 @@ class FollowViewTracker:
         eq_mask = ent.view.mask_to_equirect(out.mask)
         centre = mask_centroid_yawpitch(eq_mask)
         yaw, pitch = centre if centre is not None else (ent.view.yaw_deg, ent.view.pitch_deg)
-        if centre is not None and angular_distance_deg(yaw, pitch, ent.view.yaw_deg, ent.view.pitch_deg) > self.recentre_deg:
+        drift = angular_distance_deg(yaw, pitch, ent.view.yaw_deg, ent.view.pitch_deg)
+        if centre is not None and drift > self.recentre_deg:
             ent.view = self._view(yaw, pitch, frame)
         box = mask_box_wrapped(eq_mask) or Box(0.0, 0.0, 0.0, 0.0)
         return Track(
