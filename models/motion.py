@@ -121,7 +121,8 @@ def _union_seam(labels: np.ndarray, n: int) -> np.ndarray:
         return a
 
     left, right = labels[:, 0], labels[:, -1]
-    for a, b in set(zip(left[(left > 0) & (right > 0)].tolist(), right[(left > 0) & (right > 0)].tolist(), strict=True)):
+    both = (left > 0) & (right > 0)
+    for a, b in set(zip(left[both].tolist(), right[both].tolist(), strict=True)):
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)

@@ -35,16 +35,30 @@ class Work:
     alerts: tuple[Alert, ...] = ()
 
 
+def motion_words(m: Any) -> str:
+    """Measured motion (models.entities.EntityMotion) in the few words a wearer needs."""
+    close = m.distance_class == "within arm's reach"
+    if m.approaching and (close or (m.ttc_s is not None and m.ttc_s < 2.0) or m.approach_mps > 1.5):
+        return "reaching close" if close else "approaching fast"
+    if m.approaching:
+        return "approaching"
+    if m.circling:
+        return "circling you"
+    if m.crossing:
+        return "crossing close" if m.distance_class in ("within arm's reach", "close") else "crossing"
+    if m.leaving:
+        return "moving away"
+    return "very close" if close else "nearby" if m.distance_class in ("close", "near") else "moving"
+
+
 def motion_facts(entities: Any, track: Track) -> tuple[str, str, int]:
     """(motion words, distance words, priority 1..3) for one track from the entity stage's measurements."""
-    facts = entities.motion.get(track.entity_id) if entities is not None else None
-    if facts is None:
+    m = entities.motion_of(track.entity_id) if entities is not None else None
+    if m is None:
         return "moving", "", 1
-    distance = facts.distance_class
-    words = facts.describe()
-    urgent = distance == "within arm's reach" or (facts.ttc_s is not None and facts.ttc_s < 2.0)
-    priority = 3 if urgent else 2 if facts.approaching or facts.crossing else 1
-    return words, distance, priority
+    urgent = m.distance_class == "within arm's reach" or (m.approaching and m.ttc_s is not None and m.ttc_s < 2.0)
+    priority = 3 if urgent else 2 if (m.approaching or m.crossing or m.circling) else 1
+    return motion_words(m), m.distance_class, priority
 
 
 @dataclass

@@ -103,13 +103,13 @@ def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Pat
     """Everything but the source, so tests can drive the stages with their own sources."""
     from models.entities import EntityStage
     from models.registry import check_backends, create_captioner, create_tracker
-    from models.trigger import create_trigger
+    from models.trigger import make_trigger
 
     check_backends(cfg.tracker, cfg.captioner)
     events = EventLog(out_dir / "events.jsonl", write_tracks=cfg.output.tracks)
     video = AnnotatedVideo(out_dir / "annotated.mp4", info.fps / cfg.runner.process_every) \
         if cfg.output.annotated_video else None
-    trigger = create_trigger(cfg.trigger, mounting)
+    trigger = make_trigger(cfg.trigger, mounting)
     entity_stage = EntityStage(cfg, mounting, lambda: create_tracker(cfg.tracker))
     if speaker is None:
         speaker = make_speaker(cfg, out_dir / "alerts.wav")

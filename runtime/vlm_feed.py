@@ -54,7 +54,7 @@ class VlmFeed:
             crop = self._crop(image, track)
             if crop is None:
                 continue
-            seq = self.crops.setdefault(track.entity_id, collections.deque(maxlen=max(1, self.cfg.max_frames)))
+            seq = self.crops.setdefault(track.entity_id, collections.deque(maxlen=max(1, self.cfg.max_frames - 1)))
             seq.append(crop)
             due = video_t - self.last_submit.get(track.entity_id, -1e9) >= self.resubmit_s
             request = requests.get(track.entity_id)

@@ -91,15 +91,17 @@ def person_mask(w: int, h: int, yaw: float, d: float, height_m: float = 1.75) ->
     canvas = np.zeros((h, 3 * w), np.uint8)
     cx = px(yaw) + w
     hw = half / 360.0 * w
-    cv2.rectangle(canvas, (int(round(cx - hw)), int(round(py(head)))), (int(round(cx + hw)), int(round(py(bottom)))), 1, -1)
+    x0, x1 = int(round(cx - hw)), int(round(cx + hw))
+    cv2.rectangle(canvas, (x0, int(round(py(head)))), (x1, int(round(py(bottom)))), 1, -1)
     r = max(1, int(round(0.45 * hw)))
-    cv2.ellipse(canvas, (int(round(cx)), int(round((py(top) + py(head)) / 2))), (r, max(1, int(round((py(head) - py(top)) / 2)))),
-                0, 0, 360, 1, -1)
+    centre = (int(round(cx)), int(round((py(top) + py(head)) / 2)))
+    cv2.ellipse(canvas, centre, (r, max(1, int(round((py(head) - py(top)) / 2)))), 0, 0, 360, 1, -1)
     m = canvas[:, :w] | canvas[:, w : 2 * w] | canvas[:, 2 * w :]
     return m.astype(bool)
 
 
-def linear(p0: tuple[float, float], p1: tuple[float, float], t0: float, t1: float) -> Callable[[float], tuple[float, float]]:
+def linear(p0: tuple[float, float], p1: tuple[float, float], t0: float, t1: float
+           ) -> Callable[[float], tuple[float, float]]:
     """Walk in a straight line on the ground between two (world yaw, distance) points during [t0, t1]."""
     def xy(p):
         a = math.radians(p[0])

@@ -14,7 +14,7 @@ from tests._motion_utils import approach_scene, run_scenario
 EVENTS = ["stealing", "teasing", "glancing", "collide", "threaten", "throw", "traffic", "stealing_other"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _run(name: str):
     pytest.importorskip("runtime.scenario")
     return run_scenario(name, width=960)
@@ -61,6 +61,23 @@ def test_entities_appear_at_onset_with_motion_and_are_dropped_after_offset():
     later = [u.motion_of(perp.entity_id) for u in ups[ups.index(first) + 8:] if u.motion_of(perp.entity_id)]
     assert later and later[0].approaching and later[0].ttc_s is not None
     assert later[-1].distance_class in ("within arm's reach", "close")
-    # after the event ends and drop_after_s passes, everything is forgotten
-    scene.people[0].path = lambda t: (150.0, 0.7)  # stays; trigger keeps firing → entities kept
-    assert stage.tracker.entity_ids()
+
+
+def test_entities_are_dropped_drop_after_s_after_offset():
+    from runtime.packets import TriggerResult
+
+    cfg = Config()
+    scene = approach_scene(960, from_yaw=150.0)
+    stage = EntityStage(cfg)
+    states = {100: "onset", 102: "ongoing", 104: "offset"}
+    kept_at_offset = None
+    for i in range(0, 150, 2):
+        st = states.get(i, "ongoing" if 100 < i < 104 else "idle")
+        upd = stage.process(scene.packet(i), TriggerResult(i, 0.9, 150.0, "approach", st, 0))
+        if i == 100:
+            assert upd.new_entities and upd.tracks[0].role == "perpetrator"
+        if i == 104:
+            kept_at_offset = list(stage.tracker.entity_ids())
+        if i >= 104 + cfg.tracker.drop_after_s * 30 + 2:
+            assert stage.tracker.entity_ids() == [], f"frame {i}: entities kept after offset"
+    assert kept_at_offset

@@ -82,7 +82,7 @@ def test_bearing_uses_the_mounting():
     assert abs(((bearing - 60.0) + 180.0) % 360.0 - 180.0) < 20.0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _scenario_onsets(name: str) -> tuple[list[tuple[int, float]], object]:
     scen = pytest.importorskip("runtime.scenario")
     from runtime.packets import FramePacket
