@@ -59,22 +59,113 @@ def _wrappers(model: Any) -> dict[str, Any]:
                                               high_res_features=[hr0, hr1])
         return MaskDecoder()
 
+    class MemoryAttentionRing(Wrapper):
+        def forward(self, curr, curr_pos, memory, memory_pos, memory_valid):
+            return ring_memory_attention(model.memory_attention, curr, curr_pos, memory, memory_pos, memory_valid)
+
     mods = {"image_encoder": ImageEncoder(), "memory_attention": MemoryAttention(),
             "memory_encoder": MemoryEncoder(), "prompt_encoder": PromptEncoder(),
-            "mask_decoder_multi": decoder(True), "mask_decoder_single": decoder(False)}
+            "mask_decoder_multi": decoder(True), "mask_decoder_single": decoder(False),
+            "memory_attention_ring": MemoryAttentionRing()}
     # eval wrappers: exporting restores the wrapper's mode recursively, which must leave the model in eval
     return {k: m.eval() for k, m in mods.items()}
 
 
+# ---------------------------------------------------------------- padded ring (fixed memory length)
+def _masked_rope_attention(attn: Any, q: Any, k: Any, v: Any, num_k_exclude_rope: int, bias: Any) -> Any:
+    """`RoPEAttention` (real RoPE, see `models.sam2.rope`) with an additive key bias: the padded slots get
+    `RING_MASK_BIAS`, so their softmax weight underflows to exactly 0 and they contribute nothing."""
+    import torch
+    import torch.nn.functional as F
+
+    from models.sam2.rope import apply_rotary_enc_real
+
+    q = attn._separate_heads(attn.q_proj(q), attn.num_heads)
+    k = attn._separate_heads(attn.k_proj(k), attn.num_heads)
+    v = attn._separate_heads(attn.v_proj(v), attn.num_heads)
+    num_k_rope = k.shape[-2] - num_k_exclude_rope
+    k_rope, k_rest = k[:, :, :num_k_rope], k[:, :, num_k_rope:]
+    q, k_rope = apply_rotary_enc_real(q, k_rope, attn.rope_cos, attn.rope_sin, repeat_freqs_k=attn.rope_k_repeat)
+    k = torch.cat([k_rope, k_rest], dim=-2)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=0.0)
+    return attn.out_proj(attn._recombine_heads(out))
+
+
+def ring_memory_attention(ma: Any, curr: Any, curr_pos: Any, memory: Any, memory_pos: Any, valid: Any) -> Any:
+    """`MemoryAttention.forward` on the padded ring (seq-first tensors, `valid` (B, L) 1/0); must run inside
+    `real_rope(...)`. Layer by layer as upstream, only the cross-attention gets the padding bias."""
+    import torch
+
+    if not ma.batch_first:
+        raise NotImplementedError("the padded ring assumes batch_first memory attention (every SAM2 config)")
+    ptr_tokens = N.RING_POINTERS * N.PTR_TOKENS
+    output = curr + 0.1 * curr_pos if ma.pos_enc_at_input else curr
+    output, curr_pos = output.transpose(0, 1), curr_pos.transpose(0, 1)
+    memory, memory_pos = memory.transpose(0, 1), memory_pos.transpose(0, 1)
+    bias = torch.where(valid > 0.5, 0.0, N.RING_MASK_BIAS)[:, None, None, :].to(memory.dtype)
+    for layer in ma.layers:
+        tgt = layer._forward_sa(output, curr_pos)
+        tgt2 = layer.norm2(tgt)
+        q = tgt2 + curr_pos if layer.pos_enc_at_cross_attn_queries else tgt2
+        k = memory + memory_pos if layer.pos_enc_at_cross_attn_keys else memory
+        tgt = tgt + layer.dropout2(_masked_rope_attention(layer.cross_attn_image, q, k, memory, ptr_tokens, bias))
+        tgt2 = layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm3(tgt)))))
+        output = tgt + layer.dropout3(tgt2)
+    return ma.norm(output).transpose(0, 1)
+
+
+def ring_valid(image_size: int, fills: list[tuple[int, int]]) -> Any:
+    """(B, L) validity of the ring for per-object fills (spatial memory frames, pointer tokens)."""
+    import torch
+
+    hw = (image_size // 16) ** 2
+    valid = torch.zeros(len(fills), N.ring_length(image_size))
+    for b, (frames, ptr_tokens) in enumerate(fills):
+        valid[b, : frames * hw] = 1.0
+        valid[b, N.RING_FRAMES * hw : N.RING_FRAMES * hw + ptr_tokens] = 1.0
+    return valid
+
+
+def pack_ring(memory: Any, memory_pos: Any, num_obj_ptr_tokens: int, image_size: int) -> tuple[Any, Any, Any]:
+    """Variable-length memory (M, B, C) with its pointer tokens last → the padded ring (L, B, C), zero
+    padding, and `memory_valid` (B, L). A memory longer than the ring is a ModelError (the stream must
+    cap its conditioning frames at `names.RING_COND_FRAMES`)."""
+    import torch
+
+    from runtime.errors import ModelError
+
+    hw = (image_size // 16) ** 2
+    n_ptr = int(num_obj_ptr_tokens)
+    spatial = memory.shape[0] - n_ptr
+    frames = spatial // hw
+    if spatial % hw or frames > N.RING_FRAMES or n_ptr > N.RING_POINTERS * N.PTR_TOKENS:
+        raise ModelError(f"memory of {frames} frames + {n_ptr} pointer tokens does not fit the TensorRT ring "
+                         f"({N.RING_FRAMES} frames, {N.RING_POINTERS * N.PTR_TOKENS} tokens); "
+                         f"cap conditioning frames at {N.RING_COND_FRAMES}")
+    length, base = N.ring_length(image_size), N.RING_FRAMES * hw
+    out = []
+    for x in (memory, memory_pos):
+        ring = x.new_zeros((length, *x.shape[1:]))
+        ring[:spatial] = x[:spatial]
+        ring[base : base + n_ptr] = x[spatial:]
+        out.append(ring)
+    valid = ring_valid(image_size, [(frames, n_ptr)] * memory.shape[1]).to(memory.device)
+    return out[0], out[1], valid
+
+
+RING_FILLS = ((1, 4), (3, 20), (N.RING_FRAMES, N.RING_POINTERS * N.PTR_TOKENS))  # verify: low, mid, full
+
+
 def example_inputs(image_size: int, seed: int = 0, memory_frames: int = 3, ptr_tokens: int = 8,
-                   points: int = 2) -> dict:
-    """Random inputs per graph with the shapes of `names.shapes` (symbolic dims filled in)."""
+                   points: int = 2, ring_fills: tuple[tuple[int, int], ...] = RING_FILLS[:2]) -> dict:
+    """Random inputs per graph with the shapes of `names.shapes` (symbolic dims filled in). The ring's
+    padded slots hold random values too, so verification proves they are ignored."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
     sh = N.shapes(image_size)
     s = image_size // 16
-    fill = {"M": memory_frames * s * s + ptr_tokens, "P": points, "T": points + 1}
+    fill = {"M": memory_frames * s * s + ptr_tokens, "P": points, "T": points + 1, "B": len(ring_fills)}
 
     def rnd(shape):
         return torch.randn(tuple(fill.get(d, d) for d in shape), generator=g)
@@ -86,6 +177,8 @@ def example_inputs(image_size: int, seed: int = 0, memory_frames: int = 3, ptr_t
     out["prompt_encoder"]["point_coords"] = torch.rand(1, points, 2, generator=g) * image_size
     out["prompt_encoder"]["point_labels"] = torch.tensor([[1, 0, 2, 3][:points]], dtype=torch.int32)
     out["prompt_encoder"]["has_mask_input"] = torch.ones(1)
+    out["memory_attention_ring"]["memory_valid"] = ring_valid(image_size, list(ring_fills))
+    out["memory_attention_ring"]["fills"] = list(ring_fills)
     return out
 
 
@@ -120,9 +213,30 @@ def reference_outputs(model: Any, image_size: int, inputs: dict) -> dict[str, li
     with torch.no_grad():
         out = {}
         for spec in N.GRAPHS:
+            if spec.name == "memory_attention_ring":
+                out[spec.name] = [ring_reference(model, image_size, inputs[spec.name]).numpy()]
+                continue
             result = wrappers[spec.name](*[inputs[spec.name][k] for k in spec.inputs])
             out[spec.name] = [t.numpy() for t in _as_tuple(result)]
         return out
+
+
+def ring_reference(model: Any, image_size: int, ring_inputs: dict) -> Any:
+    """What the ring must equal: upstream variable-length memory attention on each object's valid slots."""
+    import torch
+
+    hw = (image_size // 16) ** 2
+    base = N.RING_FRAMES * hw
+    outs = []
+    for b, (frames, n_ptr) in enumerate(ring_inputs["fills"]):
+        def valid(x, b=b, frames=frames, n_ptr=n_ptr):
+            return torch.cat([x[: frames * hw, b : b + 1], x[base : base + n_ptr, b : b + 1]])
+
+        outs.append(model.memory_attention(
+            curr=[ring_inputs["curr"][:, b : b + 1]], curr_pos=[ring_inputs["curr_pos"][:, b : b + 1]],
+            memory=valid(ring_inputs["memory"]), memory_pos=valid(ring_inputs["memory_pos"]),
+            num_obj_ptr_tokens=n_ptr))
+    return torch.cat(outs, dim=1)
 
 
 def _as_tuple(x: Any) -> tuple:
@@ -136,7 +250,7 @@ def verify_graphs(model: Any, image_size: int, out_dir: Path, providers: tuple[s
     import numpy as np
     import onnxruntime as ort
 
-    inputs = example_inputs(image_size, seed=seed, memory_frames=5, ptr_tokens=16, points=3)
+    inputs = example_inputs(image_size, seed=seed, memory_frames=5, ptr_tokens=16, points=3, ring_fills=RING_FILLS)
     ref = reference_outputs(model, image_size, inputs)
     figures = {}
     for spec in N.GRAPHS:

@@ -15,19 +15,10 @@ import numpy as np
 
 from models.motion import History, MotionAnalyzer, distance_class, row_pitch
 from models.proposals import propose
-from models.tracker_classical import ClassicalTracker
 from models.tracking import Tracker
 from runtime.bearings import Mounting, wrap_deg
-from runtime.config import Config, check_choice
+from runtime.config import Config
 from runtime.packets import FramePacket, Track, TriggerResult
-
-TRACKERS: dict[str, Callable[..., Tracker]] = {"classical": lambda cfg, **kw: ClassicalTracker(cfg, **kw)}
-
-
-def make_tracker(cfg: Config, **kwargs: Any) -> Tracker:
-    """Default `tracker_factory`: the configured backend; unknown name → ConfigError with valid names."""
-    check_choice("tracker.backend", cfg.tracker.backend, TRACKERS)
-    return TRACKERS[cfg.tracker.backend](cfg, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -71,7 +62,12 @@ class EntityStage:
         self.mounting = mounting or Mounting(cfg.bearings.yaw_offset_deg)
         t = cfg.trigger
         self.motion = motion or MotionAnalyzer(t.work_width, t.fg_threshold, t.camera_height_m)
-        self.tracker = (tracker_factory or make_tracker)(cfg)
+        if tracker_factory is None:
+            from models.registry import create_tracker
+
+            self.tracker = create_tracker(cfg, self.mounting)
+        else:
+            self.tracker = tracker_factory(cfg)
         if hasattr(self.tracker, "use_motion"):
             self.tracker.use_motion(self.motion)
         if hasattr(self.tracker, "mounting"):

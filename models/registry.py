@@ -5,22 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from runtime.config import CaptionerConfig, TrackerConfig, check_choice
+from runtime.bearings import Mounting
+from runtime.config import CaptionerConfig, Config, TrackerConfig, check_choice
 
 
-def _classical(cfg: TrackerConfig) -> Any:
+def _classical(cfg: Config, mounting: Mounting) -> Any:
     from models.tracker_classical import ClassicalTracker
 
-    return ClassicalTracker(cfg)
+    return ClassicalTracker(cfg, mounting=mounting)
 
 
-def _sam2(cfg: TrackerConfig) -> Any:
+def _sam2(cfg: Config, mounting: Mounting) -> Any:
     from models.sam2 import create_tracker
 
-    return create_tracker(cfg)
+    return create_tracker(cfg.tracker, yaw_offset_deg=mounting.yaw_offset_deg)
 
 
-TRACKERS: dict[str, Callable[[TrackerConfig], Any]] = {
+TRACKERS: dict[str, Callable[[Config, Mounting], Any]] = {
     "classical": _classical, "sam2-torch": _sam2, "sam2-onnx": _sam2, "sam2-trt": _sam2,
 }
 
@@ -46,9 +47,10 @@ def check_backends(tracker: TrackerConfig, captioner: CaptionerConfig) -> None:
     check_choice("captioner.backend", captioner.backend, CAPTIONERS)
 
 
-def create_tracker(cfg: TrackerConfig) -> Any:
-    check_choice("tracker.backend", cfg.backend, TRACKERS)
-    return TRACKERS[cfg.backend](cfg)
+def create_tracker(cfg: Config, mounting: Mounting) -> Any:
+    """The configured tracker; the classical one shares the trigger's motion analysis via `use_motion`."""
+    check_choice("tracker.backend", cfg.tracker.backend, TRACKERS)
+    return TRACKERS[cfg.tracker.backend](cfg, mounting)
 
 
 def create_captioner(cfg: CaptionerConfig) -> Any:

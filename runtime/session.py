@@ -110,7 +110,8 @@ def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Pat
     video = AnnotatedVideo(out_dir / "annotated.mp4", info.fps / cfg.runner.process_every) \
         if cfg.output.annotated_video else None
     trigger = make_trigger(cfg.trigger, mounting)
-    entity_stage = EntityStage(cfg, mounting, lambda: create_tracker(cfg.tracker))
+    entity_stage = EntityStage(cfg, mounting, lambda c: create_tracker(c, mounting),
+                               motion=getattr(trigger, "motion", None))
     if speaker is None:
         speaker = make_speaker(cfg, out_dir / "alerts.wav")
     alert_stage = AlertStage(cfg, events, speaker, create_captioner(cfg.captioner), live=live)

@@ -6,7 +6,9 @@ import functools
 
 import pytest
 
-from models.entities import TRACKERS, EntityStage, EntityUpdate, make_tracker
+from models.entities import EntityStage, EntityUpdate
+from models.registry import TRACKERS, create_tracker
+from runtime.bearings import Mounting
 from runtime.config import Config, TrackerConfig
 from runtime.errors import ConfigError
 from tests._motion_utils import approach_scene, run_scenario
@@ -35,7 +37,7 @@ def test_stealing_other_names_the_other_person_victim():
 def test_unknown_tracker_backend_lists_valid_names():
     cfg = Config(tracker=TrackerConfig(backend="nope"))
     with pytest.raises(ConfigError, match="classical"):
-        make_tracker(cfg)
+        create_tracker(cfg, Mounting(0.0, 0.0, 0.0))
     assert "classical" in TRACKERS
 
 

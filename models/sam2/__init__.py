@@ -14,7 +14,7 @@ from runtime.errors import ConfigError
 BACKENDS = ("sam2-torch", "sam2-onnx", "sam2-trt")
 
 
-def create_tracker(cfg: TrackerConfig) -> Any:
+def create_tracker(cfg: TrackerConfig, yaw_offset_deg: float = 0.0) -> Any:
     """A `FollowViewTracker` whose streams run on the backend named by `cfg.backend`."""
     from models.sam2.follow import FollowViewTracker
 
@@ -26,4 +26,5 @@ def create_tracker(cfg: TrackerConfig) -> Any:
         from models.sam2.backend_trt import stream_factory
     else:
         raise ConfigError(f"tracker.backend={cfg.backend!r} is not a SAM2 backend; valid: {', '.join(BACKENDS)}")
-    return FollowViewTracker(stream_factory(cfg), view_size=cfg.view_size, fov_deg=cfg.view_fov_deg)
+    return FollowViewTracker(stream_factory(cfg), view_size=cfg.view_size, fov_deg=cfg.view_fov_deg,
+                             yaw_offset_deg=yaw_offset_deg)
