@@ -182,8 +182,9 @@ def example_inputs(image_size: int, seed: int = 0, memory_frames: int = 3, ptr_t
     return out
 
 
-def export_graphs(model: Any, image_size: int, out_dir: Path) -> dict[str, Path]:
-    """Write every graph of `names.GRAPHS` as `<name>.onnx` in `out_dir` (real-valued RoPE inside)."""
+def export_graphs(model: Any, image_size: int, out_dir: Path, only: tuple[str, ...] | None = None) -> dict[str, Path]:
+    """Write every graph of `names.GRAPHS` (or those named in `only`) as `<name>.onnx` in `out_dir`
+    (real-valued RoPE inside)."""
     import torch
 
     from models.sam2.rope import real_rope
@@ -195,6 +196,8 @@ def export_graphs(model: Any, image_size: int, out_dir: Path) -> dict[str, Path]
     tokens = (image_size // 16) ** 2
     with real_rope(model, tokens), torch.no_grad():
         for spec in N.GRAPHS:
+            if only is not None and spec.name not in only:
+                continue
             path = out_dir / f"{spec.name}.onnx"
             args = tuple(inputs[spec.name][k] for k in spec.inputs)
             torch.onnx.export(

@@ -108,6 +108,8 @@ class MotionFrame:
     blobs: tuple[Blob, ...]
     ego_yaw_deg: float  # camera rotation since the first frame (positive = wearer turned right)
     warm: bool  # background established; cues before that are not trusted
+    fine: np.ndarray | None = field(default=None, repr=False)  # frame at fine width (camera coordinates)
+    fine_offset: float = 0.0  # world shift of `fine` in fine pixels
 
 
 def _union_seam(labels: np.ndarray, n: int) -> np.ndarray:
@@ -181,13 +183,17 @@ class MotionAnalyzer:
     """
 
     def __init__(self, work_width: int = 512, threshold: float = 30.0, camera_height_m: float = 1.6,
-                 warmup_frames: int = 6, min_area: int = 12, static_frames: int = 24) -> None:
+                 warmup_frames: int = 6, min_area: int = 12, static_frames: int = 24, fine_width: int = 960,
+                 learn_rate: float = 0.03) -> None:
         self.work_width = int(work_width)
         self.threshold = float(threshold)
         self.camera_height_m = float(camera_height_m)
         self.warmup_frames = int(warmup_frames)
         self.min_area = int(min_area)
+        self.fine_width = int(fine_width)
+        self.learn_rate = float(learn_rate)
         self._bg: np.ndarray | None = None
+        self._fine_bg: np.ndarray | None = None
         self._offset = 0.0
         self._seen = 0
         self._cache: OrderedDict[int, MotionFrame] = OrderedDict()
@@ -195,6 +201,12 @@ class MotionAnalyzer:
         self._window: np.ndarray | None = None
         self.static_frames = int(static_frames)
         self._still: list[tuple[Box, int]] = []
+        self._protect: np.ndarray | None = None  # work-size camera mask the tracker holds (next frame)
+
+    def protect(self, mask: np.ndarray | None) -> None:
+        """Pixels of tracked entities: the background must not learn them, or a person who stops
+        (reaching, threatening, throwing) would fade into it and lose its mask."""
+        self._protect = None if mask is None else mask.astype(bool)
 
     def work_size(self, height: int, width: int) -> tuple[int, int]:
         w = min(self.work_width, width)
@@ -228,7 +240,8 @@ class MotionAnalyzer:
     def _absorb_static(self, world: np.ndarray, blobs: tuple[Blob, ...], k: int) -> None:
         """A blob whose box has not moved for `static_frames` is a ghost (something that left the
         background) or a long-still object: fold it into the background so it stops alarming.
-        Judged per blob, not per pixel: the inside of a plain-coloured mover does not change either."""
+        Judged per blob, not per pixel: the inside of a plain-coloured mover does not change either.
+        Tracked entities (protected) are never folded in."""
         w = world.shape[1]
         still: list[tuple[Box, int]] = []
         for blob in blobs:
@@ -236,10 +249,18 @@ class MotionAnalyzer:
             wb = Box((b.x0 + k) % w, b.y0, (b.x0 + k) % w + (b.x1 - b.x0), b.y1)
             count = 1 + max((c for prev, c in self._still if _box_iou(prev, wb) > 0.8), default=0)
             still.append((wb, count))
-            if count > self.static_frames:
+            held = self._protect is not None and (self._protect & blob.mask).sum() > 0.3 * blob.area
+            if count > self.static_frames and not held:
                 mask_w = np.roll(blob.mask, k, axis=1).view(np.uint8)
                 cv2.accumulateWeighted(world, self._bg, 0.3, mask=mask_w)
         self._still = still
+
+    def _diff(self, world: np.ndarray, bg: np.ndarray) -> np.ndarray:
+        """Per-pixel colour distance outside the 3×3 min/max of the background (tolerates ±1 px)."""
+        above = cv2.split(cv2.subtract(world, cv2.dilate(bg, _K3)))
+        below = cv2.split(cv2.subtract(cv2.erode(bg, _K3), world))
+        return cv2.max(cv2.max(cv2.max(above[0], above[1]), cv2.max(above[2], below[0])),
+                       cv2.max(below[1], below[2]))
 
     def _analyze(self, packet: FramePacket) -> MotionFrame:
         img = packet.image
@@ -247,30 +268,56 @@ class MotionAnalyzer:
         # INTER_LINEAR: ~10× cheaper than INTER_AREA at 1920→512 and the threshold tolerates the aliasing.
         rgb = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR) if img.shape[1] != w else img
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        if self._bg is None or self._bg.shape[:2] != (h, w):
-            self._bg, self._offset, self._seen = rgb.astype(np.float32), 0.0, 0
+        fresh = self._bg is None or self._bg.shape[:2] != (h, w)
+        if fresh:
+            self._bg, self._offset, self._seen, self._protect = rgb.astype(np.float32), 0.0, 0, None
         else:
             self._offset = self._estimate_offset(gray)
         self._seen += 1
+        k = int(round(self._offset))
         world = roll_frac(rgb, self._offset)
-        above = cv2.split(cv2.subtract(world, cv2.dilate(self._bg, _K3)))
-        below = cv2.split(cv2.subtract(cv2.erode(self._bg, _K3), world))
-        diff = cv2.max(cv2.max(cv2.max(above[0], above[1]), cv2.max(above[2], below[0])), cv2.max(below[1], below[2]))
+        diff = self._diff(world, self._bg)
         fg_w = (diff > self.threshold).view(np.uint8)
         fg_w = cv2.morphologyEx(fg_w, cv2.MORPH_OPEN, _K3)
         fg_w = cv2.morphologyEx(fg_w, cv2.MORPH_CLOSE, _K5)
         warm = self._seen > self.warmup_frames
-        cv2.accumulateWeighted(world, self._bg, 0.08 if warm else 0.5, mask=1 - fg_w)
-        cv2.accumulateWeighted(world, self._bg, 0.01, mask=fg_w)
-        fg_w = fg_w.astype(bool)
-        k = int(round(self._offset))
-        fg = np.roll(fg_w, -k, axis=1)
+        hold = cv2.dilate(fg_w, _K5)
+        if self._protect is not None and self._protect.shape == hold.shape:
+            hold |= np.roll(self._protect, k, axis=1).view(np.uint8)
+        learn = 1 - hold
+        cv2.accumulateWeighted(world, self._bg, self.learn_rate if warm else 0.5, mask=learn)
+        fg = np.roll(fg_w.astype(bool), -k, axis=1)
         blobs = extract_blobs(fg, self.min_area, self.camera_height_m) if warm else ()
         self._absorb_static(world, blobs, k)
+        fine = self._update_fine(img, learn, warm)
         return MotionFrame(
             packet.frame_index, packet.video_t, (img.shape[0], img.shape[1]), rgb, gray,
-            np.roll(diff, -k, axis=1), fg, blobs, self._offset * 360.0 / w, warm,
+            np.roll(diff, -k, axis=1), fg, blobs, self._offset * 360.0 / w, warm, fine, self._offset * fine.shape[1] / w,
         )
+
+    def _update_fine(self, img: np.ndarray, learn: np.ndarray, warm: bool) -> np.ndarray:
+        """A second background at up to `fine_width` so masks can be cut at (near) full resolution.
+
+        Integer-pixel world shift only (sub-pixel accuracy is not worth a float resample of a large
+        frame here); the 3×3 min/max comparison in `refine` absorbs the half pixel."""
+        wf = min(self.fine_width, img.shape[1])
+        hf = max(2, wf // 2)
+        fine = cv2.resize(img, (wf, hf), interpolation=cv2.INTER_AREA) if img.shape[1] != wf else img
+        kf = int(round(self._offset * wf / learn.shape[1]))
+        world = np.roll(fine, kf, axis=1)
+        if self._fine_bg is None or self._fine_bg.shape[:2] != (hf, wf) or self._seen <= 1:
+            self._fine_bg = world.astype(np.float32)
+            return fine
+        mask = cv2.resize(learn, (wf, hf), interpolation=cv2.INTER_NEAREST)
+        cv2.accumulateWeighted(world, self._fine_bg, self.learn_rate if warm else 0.5, mask=mask)
+        return fine
+
+    def refine(self, mf: MotionFrame, work_mask: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Full-resolution mask of one entity: its coarse (work-size) mask re-cut against the fine
+        background inside its box, so colours near the background and thin limbs are kept right."""
+        from models.refine import refine_mask
+
+        return refine_mask(mf, self._fine_bg, work_mask, self.threshold if threshold is None else threshold)
 
 
 def to_full(mask: np.ndarray, full_shape: tuple[int, int]) -> np.ndarray:
