@@ -104,7 +104,7 @@ class EntityStage:
                 busy |= self.tracker._objs[o].mask
         room = max(0, self.cfg.tracker.max_entities - len(tracked))
         new = []
-        for prop in propose(mf, self.mounting, trig.bearing_deg, self.cfg.tracker.max_entities):
+        for prop in propose(mf, self.mounting, trig.bearing_deg, self.cfg.tracker.max_entities, self.motion.refine):
             if len(new) >= room or (busy & prop.work_mask).sum() > 0.3 * prop.work_mask.sum():
                 continue
             eid, self._next_id = self._next_id, self._next_id + 1

@@ -7,6 +7,7 @@ wearer unless the perpetrator is acting on another mover right next to it (that 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,12 +61,13 @@ def roles_for(blobs: tuple[Blob, ...], mounting: Mounting, bearing_deg: float | 
     return out
 
 
-def propose(mf: MotionFrame, mounting: Mounting, bearing_deg: float | None, max_entities: int = 4) -> list[Proposal]:
+def propose(mf: MotionFrame, mounting: Mounting, bearing_deg: float | None, max_entities: int = 4,
+            refine: Callable[[MotionFrame, np.ndarray], np.ndarray] | None = None) -> list[Proposal]:
     """Full-resolution masks and geometry for the movers of this frame, with roles."""
     h, w = mf.full_shape
     out = []
     for blob, role in roles_for(mf.blobs, mounting, bearing_deg, max_entities):
-        full = to_full(blob.mask, (h, w))
+        full = refine(mf, blob.mask) if refine is not None else to_full(blob.mask, (h, w))
         geo = mask_geometry(full) if full.any() else None
         if geo is None:
             continue

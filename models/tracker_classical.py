@@ -81,7 +81,12 @@ class ClassicalTracker:
                 self._objs[i].mask = m
                 self._objs[i].full_seed = None
         self._prev = mf
-        return [self._to_track(i, o, mf) for i, o in sorted(self._objs.items())]
+        tracks = [self._to_track(i, o, mf) for i, o in sorted(self._objs.items())]
+        held = np.zeros(mf.gray.shape, bool)
+        for o in self._objs.values():
+            held |= o.mask
+        self.motion.protect(cv2.dilate(held.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool))
+        return tracks
 
     # -- internals -----------------------------------------------------------------------------
     def _flow(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
@@ -90,10 +95,11 @@ class ClassicalTracker:
         flow = self._dis.calc(pad(cur), pad(prev), None)
         return flow[:, _PAD:-_PAD]
 
-    @staticmethod
-    def _warp(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    def _warp(self, mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
         h, w = mask.shape
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        if getattr(self, "_grid", None) is None or self._grid[0].shape != (h, w):
+            self._grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        gx, gy = self._grid
         mx = np.mod(gx + flow[..., 0], w).astype(np.float32)
         my = gy + flow[..., 1]
         out = cv2.remap(mask.view(np.uint8) * np.uint8(255), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
@@ -131,7 +137,7 @@ class ClassicalTracker:
         if obj.full_seed is not None and obj.full_seed.shape == full_shape:
             full = obj.full_seed
         else:
-            full = to_full(obj.mask, full_shape)
+            full = self.motion.refine(mf, obj.mask)
         geo = mask_geometry(obj.mask)
         if geo is None:
             return Track(eid, mf.frame_index, obj.role, full, Box(0, 0, 0, 0), 0.0, 0.0, score=0.0, kind=obj.kind)
