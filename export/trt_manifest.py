@@ -82,7 +82,12 @@ def load_trt_manifest(folder: Path, env: Mapping[str, str], image_size: int | No
     if man.get("ring", {}).get("length") != N.ring_length(int(size)):
         raise ModelError(f"{path}: memory ring of {man.get('ring', {}).get('length')} tokens, this code uses "
                          f"{N.ring_length(int(size))}; {fix}")
-    for graph, entry in man.get("engines", {}).items():
+    from export.trt_build import ENGINE_GRAPHS
+
+    missing = [g for g in ENGINE_GRAPHS if g not in man.get("engines", {})]
+    if missing:
+        raise ModelError(f"{path} has no engine for {', '.join(missing)}; {fix}")
+    for graph, entry in man["engines"].items():
         _check_entry(folder, graph, entry, check_files, check_onnx, fix)
     return man
 

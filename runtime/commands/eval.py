@@ -10,7 +10,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "eval", help="score replays against ground truth (temporal, direction, grounding, captions)",
         description="Score replay outputs (events.jsonl) against gt.json files or VIEW360 interval lists; "
-                    "writes metrics.json, report.md and PNG plots into --out. Metric definitions: docs/metrics.md.",
+                    "writes metrics.json, report.md and PNG plots into --out. Metrics: see the README.",
     )
     p.add_argument("pred_dirs", nargs="+", metavar="PRED_DIR", help="replay output dir(s) holding events.jsonl")
     p.add_argument("--gt", nargs="+", required=True, metavar="GT",

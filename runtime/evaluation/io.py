@@ -212,7 +212,7 @@ def load_gt_arg(arg: str | Path) -> list[ClipGT]:
 
 
 def pair_inputs(pred_dirs: list[str], gt_args: list[str]) -> list[tuple[str, ClipGT]]:
-    """Pair replays with ground truth (rule documented in docs/metrics.md).
+    """Pair replays with ground truth (rule documented in the README (Evaluation)).
 
     By name first: a replay dir pairs with the GT whose name (gt.json's dir name, its scenario, or the
     VIEW360 video name with or without the direction suffix) equals the replay dir's name.

@@ -14,7 +14,7 @@ import numpy as np
 
 from runtime.evaluation.io import ClipGT, Predictions
 
-MATCH_IOU = 0.5  # a predicted entity matches a GT entity only with mean IoU ≥ this (docs/metrics.md)
+MATCH_IOU = 0.5  # a predicted entity matches a GT entity only with mean IoU ≥ this (the README (Evaluation))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Pure metric functions (no I/O), each defined in docs/metrics.md, and per-group aggregation."""
+"""Pure metric functions (no I/O), each defined in the README (Evaluation), and per-group aggregation."""
 
 from __future__ import annotations
 

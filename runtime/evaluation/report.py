@@ -34,7 +34,7 @@ def markdown(metrics: dict[str, Any]) -> str:
     lines = ["# ego360 evaluation", "",
              f"Caption scorer: **{metrics['scorer'] or 'none'}**. Clips: {metrics['overall']['n_clips']}. "
              f"Grace {metrics['settings']['grace_s']} s; match IoU ≥ {metrics['settings']['iou_threshold']}; "
-             f"IoU frames: {metrics['settings']['iou_window']}. Definitions: docs/metrics.md.", ""]
+             f"IoU frames: {metrics['settings']['iou_window']}. Definitions: the README (Evaluation).", ""]
     j = metrics["caption_scoring"]
     if j["calls"]:
         lines += [f"Caption scorer calls: {j['calls']}, failed after retries: {j['failures']} (excluded from Cap, "
