@@ -87,9 +87,12 @@ RULES: dict[str, tuple[PrecisionRule, ...]] = {
     "LayerNorm": (PrecisionRule("LayerNorm", frozenset({"NORMALIZATION"})),
                   PrecisionRule("LayerNorm", _NORM_PARTS, r"(layernorm|/norm[^/]*/|_norm[^/]*/)")),
     "Softmax": (PrecisionRule("Softmax", frozenset({"SOFTMAX"})),),
-    # every Add node (the ONNX parser names layers after nodes): residual adds and the cheap position
-    # adds; elementwise adds gain nothing from INT8 and their error compounds along the residual stream
-    "residual Add": (PrecisionRule("residual Add", frozenset({"ELEMENTWISE"}), r"(^|/)Add(_\d+)?($|[^A-Za-z0-9])"),),
+    # Add nodes directly in a transformer block (`blocks.N/Add`, `layers.N/Add`; top-level `/Add` in the
+    # ring graph, whose layers are traced as one function): the residual adds, plus cheap position adds.
+    # Not the bias adds of Linear layers (`q_proj/Add`): pinning those would split INT8 MatMul+bias fusion.
+    # The ONNX parser names each layer after its node.
+    "residual Add": (PrecisionRule("residual Add", frozenset({"ELEMENTWISE"}),
+                                   r"(^/|/(blocks|layers)\.\d+(_\d+)?/)Add(_\d+)?($|[^A-Za-z0-9_])"),),
 }
 KEEP_FP16_DEFAULT: tuple[str, ...] = ("LayerNorm", "Softmax", "residual Add")
 
@@ -190,6 +193,8 @@ def build_engine(onnx_path: Path, out_path: Path, precision: Precision, profiles
         config.add_optimization_profile(prof)
         trt_profiles.append(prof)
     pinned = 0
+    if precision == "fp32":
+        config.clear_flag(trt.BuilderFlag.TF32)  # TF32 is on by default; FP32 engines are the reference
     if precision in ("fp16", "int8"):
         config.set_flag(trt.BuilderFlag.FP16)
     if precision == "int8":
@@ -200,6 +205,8 @@ def build_engine(onnx_path: Path, out_path: Path, precision: Precision, profiles
             config.set_calibration_profile(trt_profiles[0])
         pinned = apply_layer_precisions(trt, network, rules_for(keep_fp16_layers))
     serialized = builder.build_serialized_network(network, config)
+    if getattr(calibrator, "error", None) is not None:
+        raise calibrator.error
     if serialized is None:
         raise ModelError(f"TensorRT failed to build {onnx_path.name} at {precision} (see the log above)")
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,6 +228,7 @@ def build_engines(onnx_dir: Path, engine_dir: Path, precision: Precision, calib_
     from models.sam2.backend_onnx import GLUE
 
     onnx_dir, engine_dir = Path(onnx_dir), Path(engine_dir)
+    env = current_environment()  # fails first, in one line, where TensorRT or the GPU is missing
     man = load_manifest(onnx_dir)
     size = int(man["image_size"])
     timing_cache = timing_cache or engine_dir / "timing.cache"
@@ -233,10 +241,11 @@ def build_engines(onnx_dir: Path, engine_dir: Path, precision: Precision, calib_
 
             calibrator = calibrator_for_graph(graph, calib_dir, size, engine_dir / f"{graph}.calib.cache",
                                               calibrator_kind).as_trt()
-        profiles = [profile_shapes(graph, size, max_objects)] if profile_shapes(graph, size, max_objects) else []
+        shapes = profile_shapes(graph, size, max_objects)
+        profiles = [shapes] if shapes else []
         onnx_path = onnx_dir / f"{graph}.onnx"
         out = engine_dir / f"{graph}.{prec}.engine"
         built = build_engine(onnx_path, out, prec, profiles, calibrator, timing_cache, keep_fp16_layers)
         entries[graph] = engine_entry(built.path, onnx_path, prec, built.profiles)
     shutil.copy2(onnx_dir / GLUE, engine_dir / GLUE)
-    return write_trt_manifest(engine_dir, man, entries, current_environment(), precision)
+    return write_trt_manifest(engine_dir, man, entries, env, precision)

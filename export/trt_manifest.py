@@ -24,9 +24,12 @@ ENV_KEYS = ("tensorrt", "gpu", "compute_capability")
 
 def current_environment() -> dict[str, str]:
     """TensorRT version, GPU name and compute capability of this machine (GPU machines only)."""
-    import tensorrt as trt
-    import torch
-
+    try:
+        import tensorrt as trt
+        import torch
+    except ImportError as exc:
+        raise ModelError(f"TensorRT engines need the {exc.name} package on a CUDA machine (pip install tensorrt); "
+                         "elsewhere use tracker.backend=sam2-onnx") from exc
     if not torch.cuda.is_available():
         raise ModelError("TensorRT engines need a CUDA GPU and none is visible; use tracker.backend=sam2-onnx")
     major, minor = torch.cuda.get_device_capability(0)

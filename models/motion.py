@@ -183,8 +183,8 @@ class MotionAnalyzer:
     """
 
     def __init__(self, work_width: int = 512, threshold: float = 30.0, camera_height_m: float = 1.6,
-                 warmup_frames: int = 6, min_area: int = 12, static_frames: int = 24, fine_width: int = 960,
-                 learn_rate: float = 0.03) -> None:
+                 warmup_frames: int = 6, min_area: int = 12, static_frames: int = 10, fine_width: int = 960,
+                 learn_rate: float = 0.01) -> None:
         self.work_width = int(work_width)
         self.threshold = float(threshold)
         self.camera_height_m = float(camera_height_m)
@@ -365,6 +365,9 @@ class Kinematics:
     tangential_mps: float
     growth_per_s: float  # d ln(angular height)/dt: looming without a distance
     samples: int
+    speed_mps: float = 0.0  # ground speed (0 when the ground contact is unknown)
+    miss_m: float = float("inf")  # closest approach of the straight-line path to the wearer
+    tca_s: float | None = None  # time until that closest approach (None when moving away)
 
 
 def robust_slope(t: np.ndarray, y: np.ndarray) -> float:
@@ -394,7 +397,9 @@ class History:
             seq.append(float(v))
             del seq[: -self.maxlen]
 
-    def kinematics(self, window_s: float = 0.7) -> Kinematics:
+    def kinematics(self, window_s: float = 0.6) -> Kinematics:
+        """Velocity on the ground plane (Theil–Sen on x and z), then what it means for the wearer:
+        approach speed, where the straight path passes (miss distance) and when (time to closest)."""
         t = np.asarray(self.t)
         sel = t >= t[-1] - window_s if t.size else t.astype(bool)
         t, yaw = t[sel], np.asarray(self.yaw)[sel]
@@ -403,13 +408,26 @@ class History:
         d_now = float(np.median(dist[-3:])) if dist.size else float("inf")
         if t.size < 3 or t[-1] - t[0] < 1e-6:
             return Kinematics(d_now, 0.0, None, 0.0, 0.0, 0.0, int(t.size))
-        fin = np.isfinite(dist)
-        v_r = -robust_slope(t[fin], dist[fin]) if fin.sum() >= 3 else 0.0
         omega = robust_slope(t, yaw)
         growth = robust_slope(t, np.log(height))
-        ttc = d_now / v_r if v_r > 0.2 and np.isfinite(d_now) else None
-        v_t = abs(np.radians(omega)) * (d_now if np.isfinite(d_now) else 20.0)
-        return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size))
+        fin = np.isfinite(dist) & (dist < 20.0)
+        if fin.sum() < 3 or not np.isfinite(d_now):
+            v_t = abs(np.radians(omega)) * 20.0
+            return Kinematics(d_now, 0.0, None, omega, v_t, growth, int(t.size))
+        rad = np.radians(yaw[fin])
+        x, z = dist[fin] * np.sin(rad), dist[fin] * np.cos(rad)
+        vx, vz = robust_slope(t[fin], x), robust_slope(t[fin], z)
+        a = np.radians(float(np.median(yaw[-3:])))
+        px, pz = d_now * np.sin(a), d_now * np.cos(a)
+        speed = float(np.hypot(vx, vz))
+        v_r = -(px * vx + pz * vz) / max(d_now, 1e-3)
+        v_t = abs(px * vz - pz * vx) / max(d_now, 1e-3)
+        ttc = d_now / v_r if v_r > 0.2 else None
+        miss, tca = float("inf"), None
+        if speed > 1e-3 and v_r > 0.0:
+            tca = d_now * v_r / speed**2
+            miss = abs(px * vz - pz * vx) / speed
+        return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size), speed, miss, tca)
 
 
 def distance_class(d: float) -> str:

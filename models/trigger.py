@@ -39,21 +39,24 @@ class Cue:
 
 
 def score_cue(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float, str]:
-    """Per-mover anomaly score in [0, 1] and the cue that gave it."""
+    """Per-mover anomaly score in [0, 1] and the cue that gave it.
+
+    Approach is judged by where the mover's straight path passes the wearer (miss distance) and
+    when (time to closest approach), not by raw distance drops: a passer-by's lane stays far even
+    when a broken mask makes its distance jump, and a person heading at the wearer is caught while
+    still several metres away."""
     d = k.distance_m
     behind = 1.25 if abs(bearing_deg) > 100.0 else 1.0
     near = ramp(d, 2.6, 1.2) if np.isfinite(d) else ramp(blob.height_deg, 45.0, 75.0)
-    close = min(1.0, behind * near)
+    close = min(1.0, behind * near) if k.samples >= 3 else 0.0
     approach = 0.0
-    if k.samples >= 5:  # a young track is often a blob still separating from its ghost: no speeds yet
-        if k.ttc_s is not None and d < 8.0 and k.approach_mps < 15.0:  # faster is a broken mask, not a mover
-            # Miss distance: where the straight-line path passes the wearer; a passer-by's lane is far.
-            miss = d * k.tangential_mps / max(1e-6, float(np.hypot(k.approach_mps, k.tangential_mps)))
-            approach = ramp(k.ttc_s, 4.5, 2.0) * ramp(k.approach_mps, 0.5, 1.0) * ramp(miss, 3.0, 1.5)
-        if not np.isfinite(d):  # no ground contact (thrown, airborne): looming is the only range cue
-            loom_ttc = 1.0 / k.growth_per_s if k.growth_per_s > 1e-3 else np.inf
-            approach = max(approach, ramp(loom_ttc, 2.0, 0.8) * ramp(blob.height_deg, 3.0, 8.0))
-    crossing = ramp(k.tangential_mps, 2.0, 4.0) * ramp(d, 5.0, 2.5) if k.samples >= 5 else 0.0
+    if k.samples >= 4 and k.tca_s is not None and k.speed_mps < 12.0:  # faster: a broken mask, not a mover
+        approach = (ramp(k.miss_m, 3.6, 2.6) * ramp(k.tca_s, 4.0, 2.5) * ramp(d, 5.4, 4.7)
+                    * ramp(k.speed_mps, 0.9, 1.4) * ramp(k.approach_mps, 0.5, 0.9))
+    if k.samples >= 4 and not np.isfinite(d):  # no ground contact (thrown, airborne): looming is the only cue
+        loom_ttc = 1.0 / k.growth_per_s if k.growth_per_s > 1e-3 else np.inf
+        approach = max(approach, ramp(loom_ttc, 2.0, 0.8) * ramp(blob.height_deg, 3.0, 8.0))
+    crossing = ramp(k.tangential_mps, 2.0, 4.0) * ramp(d, 5.0, 2.5) if k.samples >= 4 else 0.0
     scores = {"close": close, "approach": approach, "crossing": crossing}
     cue = max(scores, key=scores.__getitem__)
     return (scores[cue], cue) if scores[cue] > 0.0 else (0.0, "none")

@@ -7,10 +7,6 @@ import json
 import pytest
 
 from runtime.cli import main
-from runtime.evaluation.clip import EvalSettings
-from runtime.evaluation.io import pair_inputs
-from runtime.evaluation.judge import ScorerSpec
-from runtime.evaluation.parallel import ClipTask, run_tasks
 from runtime.evaluation.report import PLOTS
 from tests._eval_utils import make_clip_a, make_clip_b
 
@@ -47,18 +43,3 @@ def test_cli_bad_input_is_one_line_user_error(tmp_path, capsys):
     pa, ga = make_clip_a(tmp_path)
     rc = main(["eval", str(pa), "--gt", str(ga), "--out", str(tmp_path / "r"), "--judge-url", "http://x"])
     assert rc == 2 and "--judge-model" in capsys.readouterr().err
-
-
-def test_ray_tasks_give_the_same_results(tmp_path):
-    ray = pytest.importorskip("ray")
-    pairs = pair_inputs([str(make_clip_a(tmp_path)[0]), str(make_clip_b(tmp_path)[0])],
-                        [str(tmp_path / "gt" / "clip_a"), str(tmp_path / "gt" / "clip_b")])
-    tasks = [ClipTask(p, g, EvalSettings(grace_s=0.2, scorer=ScorerSpec(kind="token-f1"))) for p, g in pairs]
-    local = run_tasks(tasks, workers=1)
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        remote = run_tasks(tasks, ray_address="local")
-    finally:
-        ray.shutdown()
-    assert [(r.name, r.entities, r.events, r.fpe, r.false_alerts) for r in remote] == \
-        [(r.name, r.entities, r.events, r.fpe, r.false_alerts) for r in local]

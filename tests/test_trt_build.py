@@ -51,43 +51,47 @@ def test_profile_errors():
 
 # layer names as TensorRT's ONNX parser gives them (node names of the exported graphs) and layer types
 LAYERS = [
-    ("/model/memory_attention/layers.0/norm1/LayerNormalization", "NORMALIZATION"),
-    ("/model/memory_attention/layers.0/self_attn/Softmax", "SOFTMAX"),
-    ("/model/memory_attention/layers.0/Add", "ELEMENTWISE"),
-    ("/model/memory_attention/layers.0/Add_12", "ELEMENTWISE"),
-    ("/model/memory_attention/layers.0/self_attn/Mul_3", "ELEMENTWISE"),
-    ("/model/memory_attention/layers.0/linear1/MatMul", "MATRIX_MULTIPLY"),
-    ("/model/sam_mask_decoder/output_upscaling/output_upscaling.1/ReduceMean", "REDUCE"),
-    ("/model/image_encoder/neck/convs.0/conv/Conv", "CONVOLUTION"),
-    ("/model/sam_mask_decoder/transformer/norm_final_attn/ReduceMean", "REDUCE"),
-    ("/model/image_encoder/trunk/blocks.0/norm1/LayerNormalization", "NORMALIZATION"),
-    ("/model/memory_attention/layers.1/AddressOf", "ELEMENTWISE"),
+    ("/image_encoder/trunk/blocks.0/norm1/LayerNormalization", "NORMALIZATION"),
+    ("/image_encoder/trunk/blocks.0/attn/Softmax", "SOFTMAX"),
+    ("/image_encoder/trunk/blocks.0/Add", "ELEMENTWISE"),  # residual
+    ("/image_encoder/trunk/blocks.0/Add_1", "ELEMENTWISE"),  # residual
+    ("/image_encoder/trunk/blocks.0/attn/qkv/Add", "ELEMENTWISE"),  # Linear bias: stays INT8-fusable
+    ("/image_encoder/trunk/Add", "ELEMENTWISE"),  # position embedding, not residual
+    ("/image_encoder/trunk/blocks.0/attn/qkv/MatMul", "MATRIX_MULTIPLY"),
+    ("/sam_mask_decoder/transformer/layers.1/Add_3", "ELEMENTWISE"),
+    ("/Add_12", "ELEMENTWISE"),  # ring graph: top-level residual
+    ("/self_attn_1/Softmax", "SOFTMAX"),
+    ("/norm2_1/LayerNormalization", "NORMALIZATION"),
+    ("/self_attn/Mul_3", "ELEMENTWISE"),
+    ("/memory_encoder/fuser/layers.0/norm/ReduceMean", "REDUCE"),  # LayerNorm2d, decomposed
+    ("/memory_encoder/fuser/layers.0/norm/Sqrt", "UNARY"),
+    # LayerNorm2d in an unnamed Sequential slot: not recognisable by name (its Adds are not residual)
+    ("/sam_mask_decoder/output_upscaling.1/ReduceMean", "REDUCE"),
+    ("/memory_encoder/fuser/layers.0/dwconv/Conv", "CONVOLUTION"),
 ]
 
 
 def test_layer_precision_selection_by_type_and_name():
     chosen = B.select_layer_precisions(LAYERS, B.rules_for(B.KEEP_FP16_DEFAULT))
-    assert chosen == {
-        "/model/memory_attention/layers.0/norm1/LayerNormalization": "fp16",
-        "/model/memory_attention/layers.0/self_attn/Softmax": "fp16",
-        "/model/memory_attention/layers.0/Add": "fp16",
-        "/model/memory_attention/layers.0/Add_12": "fp16",
-        "/model/sam_mask_decoder/transformer/norm_final_attn/ReduceMean": "fp16",
-        "/model/image_encoder/trunk/blocks.0/norm1/LayerNormalization": "fp16",
-    }
+    assert chosen == {name: "fp16" for name in (
+        "/image_encoder/trunk/blocks.0/norm1/LayerNormalization", "/image_encoder/trunk/blocks.0/attn/Softmax",
+        "/image_encoder/trunk/blocks.0/Add", "/image_encoder/trunk/blocks.0/Add_1",
+        "/sam_mask_decoder/transformer/layers.1/Add_3", "/Add_12", "/self_attn_1/Softmax",
+        "/norm2_1/LayerNormalization", "/memory_encoder/fuser/layers.0/norm/ReduceMean",
+        "/memory_encoder/fuser/layers.0/norm/Sqrt")}
     only_softmax = B.select_layer_precisions(LAYERS, B.rules_for(["Softmax"]))
-    assert list(only_softmax) == ["/model/memory_attention/layers.0/self_attn/Softmax"]
+    assert list(only_softmax) == ["/image_encoder/trunk/blocks.0/attn/Softmax", "/self_attn_1/Softmax"]
     assert B.select_layer_precisions(LAYERS, ()) == {}
     with pytest.raises(ConfigError, match="valid: LayerNorm, Softmax, residual Add"):
         B.rules_for(["GELU"])
 
 
 def test_custom_rule_first_match_wins():
-    rules = (B.PrecisionRule("keep matmul fp32", frozenset({"MATRIX_MULTIPLY"}), r"linear1", "fp32"),
+    rules = (B.PrecisionRule("keep qkv fp32", frozenset({"MATRIX_MULTIPLY"}), r"attn/qkv", "fp32"),
              B.PrecisionRule("all", frozenset(), "", "fp16"))
-    chosen = B.select_layer_precisions(LAYERS[:6], rules)
-    assert chosen["/model/memory_attention/layers.0/linear1/MatMul"] == "fp32"
-    assert set(chosen.values()) == {"fp16", "fp32"} and len(chosen) == 6
+    chosen = B.select_layer_precisions(LAYERS[:8], rules)
+    assert chosen["/image_encoder/trunk/blocks.0/attn/qkv/MatMul"] == "fp32"
+    assert set(chosen.values()) == {"fp16", "fp32"} and len(chosen) == 8
 
 
 # ----------------------------------------------------------------- engine manifest

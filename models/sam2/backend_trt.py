@@ -1,17 +1,151 @@
-"""TensorRT backend (not implemented yet: engine builder, INT8 calibration and runtime are pending).
+"""TensorRT backend: SAM2's networks run as TensorRT engines, the streaming glue is unchanged.
 
-Until then `tracker.backend=sam2-trt` fails early with one line pointing at the working alternative.
+Structured like `backend_onnx` (engines replace the ONNX Runtime sessions, same adapters), with one
+difference: memory attention runs on the padded fixed-length ring (`memory_attention_ring`), so each
+call packs the variable-length memory into the ring and streams cap conditioning frames at
+`names.RING_COND_FRAMES` to stay inside it. Engines are built by `ego360 export trt` and checked
+against this machine (TensorRT version, GPU) by `export.trt_manifest` before they are deserialized.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+from export import names as N
 from runtime.config import TrackerConfig
 from runtime.errors import ModelError
 
 
+class TrtEngine:
+    """One engine and its execution context; called with torch tensors in the graph's input order,
+    returns CUDA torch tensors in its output order (on torch's current stream, so no extra sync)."""
+
+    def __init__(self, runtime: Any, path: Path, graph: str) -> None:
+        import tensorrt as trt
+        import torch
+
+        self.spec = next(g for g in N.GRAPHS if g.name == graph)
+        self.engine = runtime.deserialize_cuda_engine(Path(path).read_bytes())
+        if self.engine is None:
+            raise ModelError(f"TensorRT cannot deserialize {path}; rebuild with `ego360 export trt`")
+        names = {self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)}
+        if names != set(self.spec.inputs) | set(self.spec.outputs):
+            raise ModelError(f"{path} has tensors {sorted(names)}, expected those of {graph}; rebuild it")
+        self.context = self.engine.create_execution_context()
+        to_torch = {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32,
+                    trt.int64: torch.int64, trt.bool: torch.bool}
+        self.dtypes = {n: to_torch[self.engine.get_tensor_dtype(n)] for n in names}
+
+    def __call__(self, *args: Any) -> list[Any]:
+        import torch
+
+        keep = []
+        for name, arg in zip(self.spec.inputs, args, strict=True):
+            t = torch.as_tensor(arg).to(device="cuda", dtype=self.dtypes[name]).contiguous()
+            keep.append(t)
+            self.context.set_input_shape(name, tuple(t.shape))
+            self.context.set_tensor_address(name, t.data_ptr())
+        outs = []
+        for name in self.spec.outputs:
+            out = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=self.dtypes[name], device="cuda")
+            self.context.set_tensor_address(name, out.data_ptr())
+            outs.append(out)
+        if not self.context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
+            raise ModelError(f"TensorRT failed to run {self.spec.name}")
+        return [o.float() for o in outs]
+
+
+def attach_engines(model: Any, engines: Mapping[str, Callable[..., list]]) -> Any:
+    """Replace the networks of `model` (in place) by engine calls (see `backend_onnx`). Any callables with
+    the graphs' signatures work: CPU tests pass ONNX Runtime sessions of the same graphs."""
+    import torch
+
+    from export.sam2_onnx import pack_ring
+
+    enc, ring, mem = engines["image_encoder"], engines["memory_attention_ring"], engines["memory_encoder"]
+    pe, dec_multi, dec_single = engines["prompt_encoder"], engines["mask_decoder_multi"], engines["mask_decoder_single"]
+    size, s = model.image_size, model.image_size // 16
+    dev = next(model.parameters()).device
+    dense_pe = pe(torch.zeros(1, 1, 2), -torch.ones(1, 1, dtype=torch.int32), torch.zeros(1, 1, 4 * s, 4 * s),
+                  torch.zeros(1))[2]
+
+    class MemoryAttention(torch.nn.Module):
+        def forward(self, curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens=0):
+            rmem, rpos, valid = pack_ring(memory, memory_pos, num_obj_ptr_tokens, size)
+            return ring(curr[0], curr_pos[0], rmem, rpos, valid)[0]
+
+    class MemoryEncoder(torch.nn.Module):
+        def forward(self, pix_feat, masks, skip_mask_sigmoid=False):
+            feats, pos = mem(pix_feat, masks)
+            return {"vision_features": feats, "vision_pos_enc": [pos]}
+
+    class PromptEncoder(torch.nn.Module):
+        mask_input_size = (4 * s, 4 * s)
+
+        def get_dense_pe(self):
+            return dense_pe
+
+        def forward(self, points, boxes=None, masks=None):
+            has = torch.ones(1) if masks is not None else torch.zeros(1)
+            m = masks if masks is not None else torch.zeros(1, 1, 4 * s, 4 * s, device=dev)
+            sparse, dense, _ = pe(points[0], points[1].int(), m, has)
+            return sparse, dense
+
+    class MaskDecoder(torch.nn.Module):
+        def forward(self, image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
+                    multimask_output, repeat_image, high_res_features=None):
+            run = dec_multi if multimask_output else dec_single
+            return tuple(run(image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
+                             *high_res_features))
+
+    def forward_image(img):
+        f0, f1, f2, p0, p1, p2 = enc(img)
+        return {"backbone_fpn": [f0, f1, f2], "vision_pos_enc": [p0, p1, p2]}
+
+    model.memory_attention, model.memory_encoder = MemoryAttention(), MemoryEncoder()
+    model.sam_prompt_encoder, model.sam_mask_decoder = PromptEncoder(), MaskDecoder()
+    model.image_encoder = torch.nn.Identity()
+    model.forward_image = forward_image
+    return model.eval()
+
+
+def load_trt_model(folder: str | Path, image_size: int | None = None, env: Mapping[str, str] | None = None) -> Any:
+    """Architecture and glue weights from the engine folder, networks from its engines (GPU only)."""
+    import tensorrt as trt
+    import torch
+
+    from export.trt_manifest import current_environment, load_trt_manifest
+    from models.sam2.backend_onnx import GLUE, glue_state
+    from models.sam2.build import build_model
+
+    folder = Path(folder)
+    man = load_trt_manifest(folder, env or current_environment(), image_size)
+    model = build_model(man["config"], None, man["image_size"])
+    glue_path = folder / GLUE
+    if not glue_path.is_file():
+        raise ModelError(f"{glue_path} not found; rebuild with `ego360 export trt --out {folder}`")
+    glue = torch.load(glue_path, map_location="cpu", weights_only=True)
+    own = glue_state(model)
+    if set(glue) != set(own) or any(glue[k].shape != own[k].shape for k in own):
+        raise ModelError(f"{glue_path} does not match config {man['config']}; rebuild")
+    model.load_state_dict(glue, strict=False)
+    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+    engines = {g: TrtEngine(runtime, folder / e["file"], g) for g, e in man["engines"].items()}
+    return attach_engines(model.to("cuda"), engines)
+
+
 def stream_factory(cfg: TrackerConfig) -> Callable[[], Any]:
-    raise ModelError("tracker.backend=sam2-trt is not available yet; use sam2-onnx with "
-                     "tracker.providers=tensorrt,cuda,cpu (ONNX Runtime's TensorRT provider) instead")
+    from models.sam2.streaming import SAM2StreamTracker
+
+    if not cfg.engine_dir:
+        raise ModelError("tracker.engine_dir is empty; build engines with `ego360 export trt --onnx DIR --out DIR` "
+                         "and set tracker.engine_dir=DIR")
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError as exc:
+        raise ModelError("tracker.backend=sam2-trt needs the tensorrt package (pip install tensorrt on a CUDA "
+                         "machine); elsewhere use tracker.backend=sam2-onnx") from exc
+    model = load_trt_model(cfg.engine_dir, cfg.image_size)
+    return lambda: SAM2StreamTracker(model, non_overlap_masks=False, max_cond_frames=N.RING_COND_FRAMES)

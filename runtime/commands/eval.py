@@ -12,8 +12,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Score replay outputs (events.jsonl) against gt.json files or VIEW360 interval lists; "
                     "writes metrics.json, report.md and PNG plots into --out. Metrics: see the README.",
     )
-    p.add_argument("pred_dirs", nargs="+", metavar="PRED_DIR", help="replay output dir(s) holding events.jsonl")
-    p.add_argument("--gt", nargs="+", required=True, metavar="GT",
+    p.add_argument("pred_dirs", nargs="+", metavar="PRED_DIR",
+                   help="replay output dir(s) holding events.jsonl (with --replay: scenario dirs to replay first)")
+    p.add_argument("--replay", action="store_true",
+                   help="inputs are folders with clip.mp4 + gt.json: replay each (in the worker or Ray task) "
+                        "into REPORT_DIR/replays/NAME, then score it")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override for --replay (repeatable)")
+    p.add_argument("--yaw-offset", type=float, default=None, metavar="DEG", help="mounting yaw offset for --replay")
+    p.add_argument("--gt", nargs="+", default=None, metavar="GT",
                    help="gt.json files or dirs holding one, and/or VIEW360 interval lists (paired by name, "
                         "else by position)")
     p.add_argument("--out", required=True, metavar="REPORT_DIR", help="report directory (created)")
@@ -55,15 +62,27 @@ def _settings(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from runtime.errors import ConfigError
     from runtime.evaluation.io import pair_inputs
     from runtime.evaluation.metrics import aggregate
     from runtime.evaluation.parallel import ClipTask, run_tasks
     from runtime.evaluation.report import write_report
 
     settings = _settings(args)
-    pairs = pair_inputs(list(args.pred_dirs), list(args.gt))
-    tasks = [ClipTask(str(p), g, settings) for p, g in pairs]
-    clips = run_tasks(tasks, workers=args.workers, ray_address=args.ray)
+    if args.replay:
+        from runtime.config import load_config
+        from runtime.evaluation.replay_task import replay_and_evaluate, scenario_tasks
+
+        load_config(None, args.overrides)  # bad keys fail here, not in every worker
+        tasks = scenario_tasks(list(args.pred_dirs), Path(args.out), tuple(args.overrides), args.yaw_offset,
+                               settings)
+        clips = run_tasks(tasks, fn=replay_and_evaluate, workers=args.workers, ray_address=args.ray)
+    else:
+        if not args.gt:
+            raise ConfigError("--gt is required unless --replay is given (then each folder holds its gt.json)")
+        pairs = pair_inputs(list(args.pred_dirs), list(args.gt))
+        tasks = [ClipTask(str(p), g, settings) for p, g in pairs]
+        clips = run_tasks(tasks, workers=args.workers, ray_address=args.ray)
     metrics = aggregate(clips)
     scorers = sorted({c.scorer for c in clips if c.scorer})
     metrics = {"format": "ego360-eval/1", "scorer": ", ".join(scorers) if scorers else None,

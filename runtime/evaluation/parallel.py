@@ -28,6 +28,7 @@ class ClipTask:
     pred_dir: str
     gt: ClipGT
     settings: EvalSettings
+    extra: tuple[Any, ...] = ()  # further arguments of the task function (e.g. the clip to replay first)
 
 
 def default_workers(n_tasks: int) -> int:
@@ -43,9 +44,9 @@ def run_tasks(tasks: Sequence[ClipTask], fn: TaskFn = evaluate_clip, workers: in
         return _run_ray(tasks, fn, ray_address)
     n = workers or default_workers(len(tasks))
     if n <= 1 or len(tasks) == 1:
-        return [fn(t.pred_dir, t.gt, t.settings) for t in tasks]
+        return [fn(t.pred_dir, t.gt, t.settings, *t.extra) for t in tasks]
     with ProcessPoolExecutor(max_workers=min(n, len(tasks))) as pool:
-        futures = [pool.submit(fn, t.pred_dir, t.gt, t.settings) for t in tasks]
+        futures = [pool.submit(fn, t.pred_dir, t.gt, t.settings, *t.extra) for t in tasks]
         return [f.result() for f in futures]
 
 
@@ -63,5 +64,5 @@ def _run_ray(tasks: Sequence[ClipTask], fn: TaskFn, address: str) -> list[ClipRe
             raise UserError(f"--ray {address}: cannot connect to a Ray cluster ({exc}); start one with "
                             "`ray start --head` or pass --ray local") from None
     remote: Any = ray.remote(fn)
-    refs = [remote.remote(t.pred_dir, t.gt, t.settings) for t in tasks]
+    refs = [remote.remote(t.pred_dir, t.gt, t.settings, *t.extra) for t in tasks]
     return list(ray.get(refs))
