@@ -48,4 +48,4 @@ def print_alerts(console: Console, result: Any) -> None:
     for name in ("events.jsonl", "alerts.wav", "annotated.mp4", "summary.json"):
         path = result.out_dir / name
         if path.exists():
-            console.print(f"  {path}")
+            console.print(f"  {path}", soft_wrap=True)

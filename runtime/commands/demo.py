@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", default="stealing", help="scenario name (see `ego360 scenario --list`)")
     p.add_argument("--out", default="out/demo", metavar="DIR", help="output folder (default: out/demo)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=1920, help="equirect width of the rendered clip (height = width/2)")
     add_config_args(p)
     p.set_defaults(func=run)
 
@@ -28,12 +29,12 @@ def run(args: argparse.Namespace) -> int:
     from runtime.session import run_session
     from runtime.sources import open_source
 
-    cfg = config_from_args(args)
+    cfg = config_from_args(args, extra=["runner.process_every=2"])
     out = prepare_out_dir(args.out)
     console = Console()
     clip_dir = out / "scenario"
     console.print(f"[bold]1/2[/] rendering scenario '{args.scenario}' (seed {args.seed}) → {clip_dir}")
-    render_scenario(args.scenario, clip_dir, seed=args.seed)
+    render_scenario(args.scenario, clip_dir, seed=args.seed, width=args.width, height=args.width // 2)
     gt = load_gt(clip_dir / "gt.json")
     console.print(f"[bold]2/2[/] replaying {clip_dir / 'clip.mp4'} with the embedded default "
                   f"(trigger={cfg.trigger.backend}, tracker={cfg.tracker.backend}, captioner={cfg.captioner.backend})")
@@ -42,5 +43,6 @@ def run(args: argparse.Namespace) -> int:
     for ev in gt.events:
         console.print(f"ground truth: {ev.cls} from frame {ev.start_frame} to {ev.end_frame}")
     print_alerts(console, result)
-    console.print(f"open {Path(result.out_dir) / 'annotated.mp4'} to watch and hear what the wearer heard")
+    video = Path(result.out_dir) / "annotated.mp4"
+    console.print(f"open {video} to watch and hear what the wearer heard", soft_wrap=True)
     return 0
