@@ -63,7 +63,8 @@ def accuracy_report(masks: Mapping[str, Sequence[np.ndarray]], reference: str = 
         if precision == reference:
             continue
         if len(got) != len(ref):
-            raise InputError(f"{precision} has {len(got)} masks, {reference} has {len(ref)}; run both on the same views")
+            raise InputError(f"{precision} has {len(got)} masks, {reference} has {len(ref)}; "
+                             "run both on the same views")
         ious = np.array([mask_iou(a, b) for a, b in zip(got, ref, strict=True)])
         rows.append(PrecisionIoU(precision, len(ious), float(ious.mean()), float(np.median(ious)),
                                  float(np.percentile(ious, 5)), float(ious.min())))

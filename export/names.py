@@ -97,5 +97,6 @@ def shapes(image_size: int, hidden: int = 256, mem_dim: int = 64) -> dict[str, d
         "memory_attention_ring": {"curr": (hw, "B", hidden), "curr_pos": (hw, "B", hidden),
                                   "memory": (ring_length(image_size), "B", mem_dim),
                                   "memory_pos": (ring_length(image_size), "B", mem_dim),
-                                  "memory_valid": ("B", ring_length(image_size)), "pix_feat_with_mem": (hw, "B", hidden)},
+                                  "memory_valid": ("B", ring_length(image_size)),
+                                  "pix_feat_with_mem": (hw, "B", hidden)},
     }

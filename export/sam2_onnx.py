@@ -130,8 +130,6 @@ def pack_ring(memory: Any, memory_pos: Any, num_obj_ptr_tokens: int, image_size:
     """Variable-length memory (M, B, C) with its pointer tokens last → the padded ring (L, B, C), zero
     padding, and `memory_valid` (B, L). A memory longer than the ring is a ModelError (the stream must
     cap its conditioning frames at `names.RING_COND_FRAMES`)."""
-    import torch
-
     from runtime.errors import ModelError
 
     hw = (image_size // 16) ** 2

@@ -108,7 +108,7 @@ class EntityStage:
             if len(new) >= room or (busy & prop.work_mask).sum() > 0.3 * prop.work_mask.sum():
                 continue
             eid, self._next_id = self._next_id, self._next_id + 1
-            self.tracker.add(packet, eid, prop.mask, prop.role)  # type: ignore[arg-type]
+            self.tracker.add(packet, eid, prop.mask, prop.role, prop.kind)  # type: ignore[arg-type]
             new.append(eid)
         return new
 

@@ -160,6 +160,8 @@ def extract_blobs(fg: np.ndarray, min_area: int, camera_height_m: float) -> tupl
         else:
             x0, y0, bw, bh = (int(v) for v in stats[r, :4])
             crop = labels[y0 : y0 + bh, x0 : x0 + bw] == r
+        if int(crop.sum()) < min_area:  # the dilated label was big enough, the real pixels are not
+            continue
         geo = mask_geometry(crop, x0, y0, (h, w))
         if geo is None:
             continue
@@ -295,7 +297,8 @@ class MotionAnalyzer:
         fine = self._update_fine(img, learn, warm)
         return MotionFrame(
             packet.frame_index, packet.video_t, (img.shape[0], img.shape[1]), rgb, gray,
-            np.roll(diff, -k, axis=1), fg, blobs, self._offset * 360.0 / w, warm, fine, self._offset * fine.shape[1] / w,
+            np.roll(diff, -k, axis=1), fg, blobs, self._offset * 360.0 / w, warm, fine,
+            self._offset * fine.shape[1] / w,
         )
 
     def _update_fine(self, img: np.ndarray, learn: np.ndarray, warm: bool) -> np.ndarray:

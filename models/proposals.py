@@ -28,6 +28,24 @@ class Proposal:
     height_deg: float
     distance_m: float
     role: str
+    kind: str = "unknown"
+
+
+def kind_of(blob: Blob) -> str:
+    """person / vehicle / object from the measured size at the estimated distance (or, without a
+    ground contact, from the angular shape alone): what the speech line names."""
+    d = blob.distance_m
+    if np.isfinite(d):
+        h = d * (np.tan(np.radians(blob.top_pitch_deg)) - np.tan(np.radians(blob.bottom_pitch_deg)))
+        w = 2.0 * d * np.tan(np.radians(min(blob.width_deg, 170.0) / 2.0))
+        if w > 1.6 and w > 0.9 * h:
+            return "vehicle"
+        if h < 0.7 and w < 0.7:
+            return "object"
+        return "person"
+    if blob.height_deg < 4.0 and blob.width_deg < 4.0:
+        return "object"
+    return "person" if blob.height_deg > 1.5 * blob.width_deg else "unknown"
 
 
 def _gap_deg(a: Blob, b: Blob) -> float:
@@ -73,5 +91,5 @@ def propose(mf: MotionFrame, mounting: Mounting, bearing_deg: float | None, max_
             continue
         box, yaw, pitch = geo
         out.append(Proposal(full, blob.mask, box, float(mounting.wearer_yaw(yaw)), pitch, blob.width_deg,
-                            blob.height_deg, blob.distance_m, role))
+                            blob.height_deg, blob.distance_m, role, kind_of(blob)))
     return out

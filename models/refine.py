@@ -102,8 +102,8 @@ def _to_full(cut: np.ndarray, fx0: int, fy0: int, fine_shape: tuple[int, int], f
     hf, wf = fine_shape
     sx, sy = W / wf, H / hf
     if sx != 1.0 or sy != 1.0:
-        up = cv2.resize(cut.view(np.uint8) * np.uint8(255), (int(round(cut.shape[1] * sx)), int(round(cut.shape[0] * sy))),
-                        interpolation=cv2.INTER_LINEAR) > 127
+        size = (int(round(cut.shape[1] * sx)), int(round(cut.shape[0] * sy)))
+        up = cv2.resize(cut.view(np.uint8) * np.uint8(255), size, interpolation=cv2.INTER_LINEAR) > 127
     else:
         up = cut
     X0, Y0 = int(round(fx0 * sx)), int(round(fy0 * sy))

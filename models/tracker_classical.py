@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from models.motion import MotionAnalyzer, MotionFrame, mask_geometry, to_full, to_work
+from models.motion import MotionAnalyzer, MotionFrame, mask_geometry, to_work
 from runtime.bearings import Mounting
 from runtime.packets import Box, FramePacket, Role, Track
 

@@ -51,7 +51,7 @@ def score_cue(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float, str
     close = min(1.0, behind * near) if k.samples >= 3 else 0.0
     approach = 0.0
     if k.samples >= 4 and k.tca_s is not None and k.speed_mps < 12.0:  # faster: a broken mask, not a mover
-        approach = (ramp(k.miss_m, 3.6, 2.6) * ramp(k.tca_s, 4.0, 2.5) * ramp(d, 5.4, 4.7)
+        approach = (ramp(k.miss_m, 3.6, 2.6) * ramp(k.tca_s, 4.0, 2.5) * ramp(d, 5.9, 5.1)
                     * ramp(k.speed_mps, 0.9, 1.4) * ramp(k.approach_mps, 0.5, 0.9))
     if k.samples >= 4 and not np.isfinite(d):  # no ground contact (thrown, airborne): looming is the only cue
         loom_ttc = 1.0 / k.growth_per_s if k.growth_per_s > 1e-3 else np.inf
@@ -103,14 +103,19 @@ class MotionTrigger:
         self.states = EventStateMachine(cfg.on_threshold, cfg.off_threshold, cfg.min_on_frames, cfg.min_off_frames)
         self._cues = CueTracker()
         self.last_cues: tuple[Cue, ...] = ()
+        self._warm_frames = 0
 
     def process(self, packet: FramePacket) -> TriggerResult:
         mf = self.motion.analyze(packet)
         cues = []
+        # Movers present when the background was first learnt leave ghosts and half-learnt bodies
+        # for about a second; their masks (and distances) are not trusted for scoring until then.
+        self._warm_frames = self._warm_frames + 1 if mf.warm else 0
+        settled = self._warm_frames > 15
         for tid, blob, hist in self._cues.update(mf):
             bearing = float(self.mounting.wearer_yaw(blob.yaw_deg))
             kin = hist.kinematics()
-            score, cue = score_cue(kin, blob, bearing)
+            score, cue = score_cue(kin, blob, bearing) if settled else (0.0, "none")
             cues.append(Cue(tid, score, cue, bearing, kin, blob))
         self.last_cues = tuple(sorted(cues, key=lambda c: -c.score))
         best = self.last_cues[0] if self.last_cues else None

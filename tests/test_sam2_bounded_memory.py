@@ -12,7 +12,8 @@ import pytest
 
 from tests import _sam2_utils as U
 
-pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.filterwarnings("ignore::FutureWarning"),
+              pytest.mark.usefixtures("one_thread")]
 one_thread = U.one_thread
 WARMUP = 40  # > 16 frames: pointer window and memory slots are full
 

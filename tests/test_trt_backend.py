@@ -124,6 +124,8 @@ def gpu_build(tmp_path_factory):
 
 @pytest.mark.gpu
 def test_fp32_engines_track_like_pytorch_cuda(gpu_build):
+    import torch
+
     from export import names as N
     from export.sam2_export import synthetic_frames
     from models.sam2.backend_trt import load_trt_model
@@ -131,12 +133,15 @@ def test_fp32_engines_track_like_pytorch_cuda(gpu_build):
 
     _, dirs, _ = gpu_build
     model = U.random_model(size=GPU_SIZE).to("cuda")
+    tf32 = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False  # the FP32 engines are built without TF32: compare like with like
     try:
         frames = synthetic_frames(24)
         ref = _run(SAM2StreamTracker(model, max_cond_frames=N.RING_COND_FRAMES), frames)
         ours = _run(SAM2StreamTracker(load_trt_model(dirs["fp32"]), max_cond_frames=N.RING_COND_FRAMES), frames)
     finally:
         model.to("cpu")
+        torch.backends.cudnn.allow_tf32 = tf32
     worst = max(float(np.abs(a - b).max()) for a, b in zip(ours, ref, strict=True))
     ious = [U_iou(a > 0, b > 0) for a, b in zip(ours, ref, strict=True)]
     print(f"TensorRT FP32 vs PyTorch CUDA, 24 frames: max |dlogit| = {worst:.3g}, min IoU = {min(ious):.4f}")

@@ -33,7 +33,8 @@ def _register_trt(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="fp16")
     p.add_argument("--calib", type=Path, help="calibration set from `ego360 export calib` (INT8)")
     p.add_argument("--calibrator", choices=("entropy", "minmax"), default="entropy")
-    p.add_argument("--timing-cache", type=Path, help="timing cache file, shared between builds (default OUT/timing.cache)")
+    p.add_argument("--timing-cache", type=Path,
+                   help="timing cache file, shared between builds (default OUT/timing.cache)")
     p.add_argument("--max-objects", type=int, default=8, help="upper end of the object-count profile")
     p.add_argument("--keep-fp16", default=",".join(KEEP_FP16_DEFAULT),
                    help=f"layer groups kept in FP16 under INT8, comma-separated from: {', '.join(RULES)}")
