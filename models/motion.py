@@ -222,7 +222,7 @@ class MotionAnalyzer:
                 return hit
             mf = self._analyze(packet)
             self._cache[packet.frame_index] = mf
-            while len(self._cache) > 8:
+            while len(self._cache) > 24:  # the entity stage may lag the trigger by a full queue or two
                 self._cache.popitem(last=False)
             return mf
 
