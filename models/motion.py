@@ -23,6 +23,8 @@ _K3 = np.ones((3, 3), np.uint8)
 _K5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 _KV = np.ones((9, 3), np.uint8)
 _K31 = np.ones((3, 1), np.uint8)
+_KH = np.ones((1, 3), np.uint8)  # horizontal tolerance: turning shifts columns, never rows
+_KREACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 25))  # how far a body extends from its seeds
 
 
 def col_yaw(x: np.ndarray | float, w: int) -> np.ndarray | float:
@@ -259,9 +261,12 @@ class MotionAnalyzer:
         self._still = still
 
     def _diff(self, world: np.ndarray, bg: np.ndarray) -> np.ndarray:
-        """Per-pixel colour distance outside the 3×3 min/max of the background (tolerates ±1 px)."""
-        above = cv2.split(cv2.subtract(world, cv2.dilate(bg, _K3)))
-        below = cv2.split(cv2.subtract(cv2.erode(bg, _K3), world))
+        """Per-pixel colour distance outside the min/max of the background's horizontal neighbours.
+
+        Horizontal only: residual misalignment from turning is a sub-pixel column shift, and a 3×3
+        window in a textured street swallows three quarters of a person whose colours are near it."""
+        above = cv2.split(cv2.subtract(world, cv2.dilate(bg, _KH)))
+        below = cv2.split(cv2.subtract(cv2.erode(bg, _KH), world))
         return cv2.max(cv2.max(cv2.max(above[0], above[1]), cv2.max(above[2], below[0])),
                        cv2.max(below[1], below[2]))
 
@@ -280,10 +285,10 @@ class MotionAnalyzer:
         k = int(round(self._offset))
         world = roll_frac(rgb, self._offset)
         diff = self._diff(world, self._bg)
-        fg_w = (diff > self.threshold).view(np.uint8)
         # Vertical opening: removes speckle but keeps legs, which are one or two work pixels wide at
         # 5 m and carry the foot point every distance is measured from.
-        fg_w = cv2.morphologyEx(fg_w, cv2.MORPH_OPEN, _K31)
+        fg_w = cv2.morphologyEx((diff > self.threshold).view(np.uint8), cv2.MORPH_OPEN, _K31)
+        fg_w = _grow(fg_w, diff > 0.5 * self.threshold)
         fg_w = cv2.morphologyEx(fg_w, cv2.MORPH_CLOSE, _K5)
         warm = self._seen > self.warmup_frames
         hold = cv2.dilate(fg_w, _K5)
@@ -324,6 +329,22 @@ class MotionAnalyzer:
         from models.refine import refine_mask
 
         return refine_mask(mf, self._fine_bg, work_mask, self.threshold if threshold is None else threshold)
+
+
+def _grow(strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
+    """Hysteresis: weak-difference pixels join the foreground when connected to a strong one and
+    within a body's reach of it (a shirt close to the wall's colour is still part of the mover);
+    weak pixels elsewhere (compression, texture edges) stay background."""
+    if not strong.any():
+        return strong
+    cand = (weak.view(np.uint8) & cv2.dilate(strong, _KREACH)) | strong
+    n, labels = cv2.connectedComponents(cand, connectivity=8)
+    if n <= 2:
+        return cand
+    keep = np.zeros(n, np.uint8)
+    keep[np.unique(labels[strong.astype(bool)])] = 1
+    keep[0] = 0
+    return keep[labels]
 
 
 def to_full(mask: np.ndarray, full_shape: tuple[int, int]) -> np.ndarray:
