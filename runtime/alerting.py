@@ -93,6 +93,7 @@ class AlertStage:
             self.async_vlm = AsyncCaptioner(captioner, deadline_s=cfg.captioner.deadline_s,
                                             workers=cfg.captioner.workers)
             self.feed = VlmFeed(cfg.captioner, self.async_vlm)
+        self.grounding: Any | None = None  # set by the session in grounding mode
         self.captions: dict[int, Caption] = {}
         self.appearance: dict[int, str] = {}
         self.alerted: dict[int, int] = {}  # entity id → highest priority already alerted in this event
@@ -203,6 +204,8 @@ class AlertStage:
             else {}
         if self.async_vlm is not None:
             out["vlm"] = dataclasses.asdict(self.async_vlm.stats())
+        if self.grounding is not None:
+            out["grounding"] = self.grounding.summary()
         stats = getattr(self.speaker, "stats", None)
         if stats is not None and dataclasses.is_dataclass(stats):
             out["speaker"] = dataclasses.asdict(stats)
@@ -211,4 +214,6 @@ class AlertStage:
     def close(self) -> None:
         if self.async_vlm is not None:
             self.async_vlm.close()
+        if self.grounding is not None:
+            self.grounding.close()
         self.speaker.close()

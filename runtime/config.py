@@ -260,5 +260,7 @@ def validate(cfg: Config) -> None:
     _check_range("audio.sample_rate", cfg.audio.sample_rate, 8000, 96000)
     _check_range("alerts.cooldown_s", cfg.alerts.cooldown_s, 0.0, 3600.0)
     _check_range("source.reconnect_attempts", cfg.source.reconnect_attempts, 0, 10000)
+    if cfg.captioner.grounding and cfg.captioner.backend == "template":
+        raise ConfigError("captioner.grounding=true needs a VLM; set captioner.backend=openai or transformers")
     for name in ("pitch_deg", "roll_deg"):
         _check_range(f"bearings.{name}", getattr(cfg.bearings, name), -90.0, 90.0)

@@ -40,14 +40,24 @@ class TriggerStage:
 
 
 class EntityStageAdapter:
-    """Runs the entity stage (proposals, roles, tracker) — the queue before it may drop in live mode."""
+    """Runs the entity stage (proposals, roles, tracker) — the queue before it may drop in live mode.
+
+    In grounding mode the VLM's boxes (asked for at onset, answered later) seed the tracker too.
+    """
 
     name = "tracker"
 
-    def __init__(self, stage: Any) -> None:
+    def __init__(self, stage: Any, grounding: Any | None = None) -> None:
         self.stage = stage
+        self.grounding = grounding
 
     def process(self, work: Work) -> Work:
+        if self.grounding is not None:
+            if work.trigger.state == "onset":
+                self.grounding.on_onset(work.packet.image, work.trigger.bearing_deg, work.packet.frame_index)
+            seeds = self.grounding.poll()
+            if seeds:
+                self.grounding.stats.seeded += len(self.stage.seed(work.packet, seeds))
         return dataclasses.replace(work, entities=self.stage.process(work.packet, work.trigger))
 
 
@@ -114,15 +124,22 @@ def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Pat
                                motion=getattr(trigger, "motion", None))
     if speaker is None:
         speaker = make_speaker(cfg, out_dir / "alerts.wav")
-    alert_stage = AlertStage(cfg, events, speaker, create_captioner(cfg.captioner), live=live)
+    captioner = create_captioner(cfg.captioner)
+    alert_stage = AlertStage(cfg, events, speaker, captioner, live=live)
+    grounding = None
+    if cfg.captioner.grounding:
+        from runtime.grounding_feed import GroundingFeed
+
+        grounding = GroundingFeed(cfg.captioner, captioner, mounting)
     policy = OverflowPolicy(cfg.runner.live_policy if live else cfg.runner.replay_policy)
     output = OutputStage(events, video)
     stages = [
         (TriggerStage(trigger), policy),
-        (EntityStageAdapter(entity_stage), policy),
+        (EntityStageAdapter(entity_stage, grounding), policy),
         (alert_stage, OverflowPolicy.BLOCK),  # alerts never drop: they are the product
         (output, policy if live else OverflowPolicy.BLOCK),
     ]
+    alert_stage.grounding = grounding  # reported in the summary, closed with the alert stage
     return stages, events, video, alert_stage, output
 
 

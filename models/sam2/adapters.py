@@ -41,7 +41,8 @@ def build_glued_model(folder: Path, manifest: Mapping[str, Any], fix: str, redo:
     return model
 
 
-def attach_networks(model: Any, runners: Mapping[str, Callable[..., list]], memory_attention: Callable[..., Any]) -> Any:
+def attach_networks(model: Any, runners: Mapping[str, Callable[..., list]],
+                    memory_attention: Callable[..., Any]) -> Any:
     """Replace the networks of `model` (in place) by `runners` (graph name → callable taking the graph's
     inputs in order, returning its outputs in order). `memory_attention(curr, curr_pos, memory, memory_pos,
     num_obj_ptr_tokens)` returns the attended features; it is the only call the backends do differently."""

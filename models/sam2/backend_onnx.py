@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from export import names as N
+from models.sam2.adapters import GLUE as GLUE  # re-exported: export code imports it from here
+from models.sam2.adapters import attach_networks, build_glued_model
+from models.sam2.adapters import glue_state as glue_state  # re-exported likewise
 from runtime.config import TrackerConfig
 from runtime.errors import ConfigError, ModelError
 
-GLUE = "glue.pt"
-NETWORKS = ("image_encoder", "memory_attention", "memory_encoder", "sam_prompt_encoder", "sam_mask_decoder")
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 
 
@@ -29,10 +30,6 @@ def providers_from_names(names: str) -> list[str]:
             raise ConfigError(f"tracker.providers: unknown provider {name!r}; valid: {', '.join(PROVIDERS)}")
         out.append(PROVIDERS[name])
     return out or [PROVIDERS["cpu"]]
-
-
-def glue_state(model: Any) -> dict:
-    return {k: v for k, v in model.state_dict().items() if not k.startswith(NETWORKS)}
 
 
 def attach_sessions(model: Any, folder: Path, providers: list[str]) -> Any:
@@ -50,70 +47,24 @@ def attach_sessions(model: Any, folder: Path, providers: list[str]) -> Any:
             return [torch.from_numpy(o) for o in sess.run(list(spec.outputs), feed)]
         return run
 
-    enc, att, mem = session("image_encoder"), session("memory_attention"), session("memory_encoder")
-    pe, dec_multi, dec_single = session("prompt_encoder"), session("mask_decoder_multi"), session("mask_decoder_single")
-    size, s = model.image_size, model.image_size // 16
-    dense_pe = pe(torch.zeros(1, 1, 2), -torch.ones(1, 1, dtype=torch.int32), torch.zeros(1, 1, 4 * s, 4 * s),
-                  torch.zeros(1))[2]
+    names = ("image_encoder", "memory_attention", "memory_encoder", "prompt_encoder", "mask_decoder_multi",
+             "mask_decoder_single")
+    runners = {name: session(name) for name in names}
+    att = runners["memory_attention"]
 
-    class MemoryAttention(torch.nn.Module):
-        def forward(self, curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens=0):
-            return att(curr[0], curr_pos[0], memory, memory_pos, torch.tensor(num_obj_ptr_tokens, dtype=torch.int64))[0]
+    def memory_attention(curr, curr_pos, memory, memory_pos, num_obj_ptr_tokens):
+        return att(curr, curr_pos, memory, memory_pos, torch.tensor(num_obj_ptr_tokens, dtype=torch.int64))[0]
 
-    class MemoryEncoder(torch.nn.Module):
-        def forward(self, pix_feat, masks, skip_mask_sigmoid=False):
-            feats, pos = mem(pix_feat, masks)
-            return {"vision_features": feats, "vision_pos_enc": [pos]}
-
-    class PromptEncoder(torch.nn.Module):
-        mask_input_size = (4 * s, 4 * s)
-
-        def get_dense_pe(self):
-            return dense_pe
-
-        def forward(self, points, boxes=None, masks=None):
-            has = torch.ones(1) if masks is not None else torch.zeros(1)
-            m = masks if masks is not None else torch.zeros(1, 1, 4 * s, 4 * s)
-            sparse, dense, _ = pe(points[0], points[1].int(), m, has)
-            return sparse, dense
-
-    class MaskDecoder(torch.nn.Module):
-        def forward(self, image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
-                    multimask_output, repeat_image, high_res_features=None):
-            run = dec_multi if multimask_output else dec_single
-            return tuple(run(image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
-                             *high_res_features))
-
-    def forward_image(img):
-        f0, f1, f2, p0, p1, p2 = enc(img)
-        return {"backbone_fpn": [f0, f1, f2], "vision_pos_enc": [p0, p1, p2]}
-
-    model.memory_attention, model.memory_encoder = MemoryAttention(), MemoryEncoder()
-    model.sam_prompt_encoder, model.sam_mask_decoder = PromptEncoder(), MaskDecoder()
-    model.image_encoder = torch.nn.Identity()
-    model.forward_image = forward_image
-    assert size == model.image_size
-    return model.eval()
+    return attach_networks(model, runners, memory_attention)
 
 
 def load_onnx_model(folder: str | Path, providers: list[str], image_size: int | None = None) -> Any:
     """Architecture from the manifest, glue weights from `glue.pt`, networks from the ONNX graphs."""
-    import torch
-
     from export.manifest import load_manifest
-    from models.sam2.build import build_model
 
     folder = Path(folder)
     man = load_manifest(folder, image_size)
-    model = build_model(man["config"], None, man["image_size"])
-    glue_path = folder / GLUE
-    if not glue_path.is_file():
-        raise ModelError(f"{glue_path} not found; re-export with `ego360 export sam2 ... --out {folder}`")
-    glue = torch.load(glue_path, map_location="cpu", weights_only=True)
-    own = glue_state(model)
-    if set(glue) != set(own) or any(glue[k].shape != own[k].shape for k in own):
-        raise ModelError(f"{glue_path} does not match config {man['config']}; re-export")
-    model.load_state_dict(glue, strict=False)
+    model = build_glued_model(folder, man, f"re-export with `ego360 export sam2 ... --out {folder}`", "re-export")
     return attach_sessions(model, folder, providers)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from export import names as N
+from models.sam2.adapters import attach_networks, build_glued_model
 from runtime.config import TrackerConfig
 from runtime.errors import ModelError
 
@@ -58,79 +59,28 @@ class TrtEngine:
 
 
 def attach_engines(model: Any, engines: Mapping[str, Callable[..., list]]) -> Any:
-    """Replace the networks of `model` (in place) by engine calls (see `backend_onnx`). Any callables with
-    the graphs' signatures work: CPU tests pass ONNX Runtime sessions of the same graphs."""
-    import torch
-
+    """Replace the networks of `model` (in place) by engine calls (see `adapters.attach_networks`). Any
+    callables with the graphs' signatures work: CPU tests pass ONNX Runtime sessions of the same graphs."""
     from export.sam2_onnx import pack_ring
 
-    enc, ring, mem = engines["image_encoder"], engines["memory_attention_ring"], engines["memory_encoder"]
-    pe, dec_multi, dec_single = engines["prompt_encoder"], engines["mask_decoder_multi"], engines["mask_decoder_single"]
-    size, s = model.image_size, model.image_size // 16
-    dev = next(model.parameters()).device
-    dense_pe = pe(torch.zeros(1, 1, 2), -torch.ones(1, 1, dtype=torch.int32), torch.zeros(1, 1, 4 * s, 4 * s),
-                  torch.zeros(1))[2]
+    ring, size = engines["memory_attention_ring"], model.image_size
 
-    class MemoryAttention(torch.nn.Module):
-        def forward(self, curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens=0):
-            rmem, rpos, valid = pack_ring(memory, memory_pos, num_obj_ptr_tokens, size)
-            return ring(curr[0], curr_pos[0], rmem, rpos, valid)[0]
+    def memory_attention(curr, curr_pos, memory, memory_pos, num_obj_ptr_tokens):
+        rmem, rpos, valid = pack_ring(memory, memory_pos, num_obj_ptr_tokens, size)
+        return ring(curr, curr_pos, rmem, rpos, valid)[0]
 
-    class MemoryEncoder(torch.nn.Module):
-        def forward(self, pix_feat, masks, skip_mask_sigmoid=False):
-            feats, pos = mem(pix_feat, masks)
-            return {"vision_features": feats, "vision_pos_enc": [pos]}
-
-    class PromptEncoder(torch.nn.Module):
-        mask_input_size = (4 * s, 4 * s)
-
-        def get_dense_pe(self):
-            return dense_pe
-
-        def forward(self, points, boxes=None, masks=None):
-            has = torch.ones(1) if masks is not None else torch.zeros(1)
-            m = masks if masks is not None else torch.zeros(1, 1, 4 * s, 4 * s, device=dev)
-            sparse, dense, _ = pe(points[0], points[1].int(), m, has)
-            return sparse, dense
-
-    class MaskDecoder(torch.nn.Module):
-        def forward(self, image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
-                    multimask_output, repeat_image, high_res_features=None):
-            run = dec_multi if multimask_output else dec_single
-            return tuple(run(image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
-                             *high_res_features))
-
-    def forward_image(img):
-        f0, f1, f2, p0, p1, p2 = enc(img)
-        return {"backbone_fpn": [f0, f1, f2], "vision_pos_enc": [p0, p1, p2]}
-
-    model.memory_attention, model.memory_encoder = MemoryAttention(), MemoryEncoder()
-    model.sam_prompt_encoder, model.sam_mask_decoder = PromptEncoder(), MaskDecoder()
-    model.image_encoder = torch.nn.Identity()
-    model.forward_image = forward_image
-    return model.eval()
+    return attach_networks(model, engines, memory_attention)
 
 
 def load_trt_model(folder: str | Path, image_size: int | None = None, env: Mapping[str, str] | None = None) -> Any:
     """Architecture and glue weights from the engine folder, networks from its engines (GPU only)."""
     import tensorrt as trt
-    import torch
 
     from export.trt_manifest import current_environment, load_trt_manifest
-    from models.sam2.backend_onnx import GLUE, glue_state
-    from models.sam2.build import build_model
 
     folder = Path(folder)
     man = load_trt_manifest(folder, env or current_environment(), image_size)
-    model = build_model(man["config"], None, man["image_size"])
-    glue_path = folder / GLUE
-    if not glue_path.is_file():
-        raise ModelError(f"{glue_path} not found; rebuild with `ego360 export trt --out {folder}`")
-    glue = torch.load(glue_path, map_location="cpu", weights_only=True)
-    own = glue_state(model)
-    if set(glue) != set(own) or any(glue[k].shape != own[k].shape for k in own):
-        raise ModelError(f"{glue_path} does not match config {man['config']}; rebuild")
-    model.load_state_dict(glue, strict=False)
+    model = build_glued_model(folder, man, f"rebuild with `ego360 export trt --out {folder}`", "rebuild")
     runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
     engines = {g: TrtEngine(runtime, folder / e["file"], g) for g, e in man["engines"].items()}
     return attach_engines(model.to("cuda"), engines)
