@@ -65,18 +65,25 @@ def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> Path:
     return path
 
 
-def load_manifest(folder: Path, image_size: int | None = None, check_files: bool = True) -> dict[str, Any]:
-    """Read and check an export folder against this code; any mismatch is a one-line ModelError."""
-    path = Path(folder) / MANIFEST
-    fix = f"re-export with `ego360 export sam2 ... --out {folder}`"
+def read_checked(path: Path, fmt: int, fix: str, made: str) -> dict[str, Any]:
+    """Read a manifest (export or engine folder) and check its format and source hash: the checks every
+    manifest needs before its own ones; a failure is a one-line ModelError ending in `fix`."""
     if not path.is_file():
         raise ModelError(f"{path} not found; {fix}")
     try:
         man = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path} is not valid JSON ({exc.msg}); {fix}") from exc
-    if man.get("format") != FORMAT or man.get("source_hash") != source_hash():
-        raise ModelError(f"{path} was written by other export code (source hash {man.get('source_hash')}); {fix}")
+    if man.get("format") != fmt or man.get("source_hash") != source_hash():
+        raise ModelError(f"{path} was {made} by other export code (source hash {man.get('source_hash')}); {fix}")
+    return man
+
+
+def load_manifest(folder: Path, image_size: int | None = None, check_files: bool = True) -> dict[str, Any]:
+    """Read and check an export folder against this code; any mismatch is a one-line ModelError."""
+    path = Path(folder) / MANIFEST
+    fix = f"re-export with `ego360 export sam2 ... --out {folder}`"
+    man = read_checked(path, FORMAT, fix, "written")
     if image_size is not None and man.get("image_size") != image_size:
         raise ModelError(f"{path} is for image size {man.get('image_size')}, not {image_size}; {fix}")
     expected = N.shapes(man["image_size"])

@@ -25,7 +25,7 @@ def export_sam2(config: str, image_size: int, out: Path, checkpoint: str | None 
 
     from export.manifest import build_manifest, write_manifest
     from export.sam2_onnx import export_graphs, verify_graphs
-    from models.sam2.backend_onnx import GLUE, glue_state
+    from models.sam2.adapters import GLUE, glue_state
     from models.sam2.build import build_model
 
     if (checkpoint is None) == (seed is None):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from export import names as N
-from export.manifest import file_sha256, source_hash
+from export.manifest import file_sha256, read_checked, source_hash
 from runtime.errors import ModelError
 
 TRT_MANIFEST = "trt_manifest.json"
@@ -66,14 +66,7 @@ def load_trt_manifest(folder: Path, env: Mapping[str, str], image_size: int | No
     folder = Path(folder)
     path = folder / TRT_MANIFEST
     fix = f"rebuild with `ego360 export trt --onnx ONNX_DIR --out {folder}`"
-    if not path.is_file():
-        raise ModelError(f"{path} not found; {fix}")
-    try:
-        man = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{path} is not valid JSON ({exc.msg}); {fix}") from exc
-    if man.get("format") != TRT_FORMAT or man.get("source_hash") != source_hash():
-        raise ModelError(f"{path} was built from other export code (source hash {man.get('source_hash')}); {fix}")
+    man = read_checked(path, TRT_FORMAT, fix, "built from")
     built = man.get("environment", {})
     for key in ENV_KEYS:
         if str(built.get(key)) != str(env.get(key)):

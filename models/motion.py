@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -300,11 +300,45 @@ class MotionAnalyzer:
         blobs = extract_blobs(fg, self.min_area, self.camera_height_m) if warm else ()
         self._absorb_static(world, blobs, k)
         fine = self._update_fine(img, learn, warm)
+        if blobs and self._fine_bg is not None:
+            blobs = tuple(self._find_feet(b, fine, h) for b in blobs)
         return MotionFrame(
             packet.frame_index, packet.video_t, (img.shape[0], img.shape[1]), rgb, gray,
             np.roll(diff, -k, axis=1), fg, blobs, self._offset * 360.0 / w, warm, fine,
             self._offset * fine.shape[1] / w,
         )
+
+    def _find_feet(self, blob: Blob, fine: np.ndarray, h: int) -> Blob:
+        """Extend a blob's bottom down its own columns on the fine image, where thin legs over a
+        road of similar colour still differ from the background. The foot point is what every
+        distance (and so every approach speed) comes from, and at work size legs blend away."""
+        if blob.bottom_pitch_deg > -1.0:
+            return blob
+        hf, wf = fine.shape[:2]
+        s = wf / blob.mask.shape[1]
+        b = blob.box
+        yb = int(round(b.y1 * s))
+        ext = int(max(6, 0.6 * (b.y1 - b.y0) * s))
+        y0, y1 = max(0, yb - 2), min(hf, yb + ext)
+        if y1 - y0 < 3:
+            return blob
+        cols = np.arange(int(np.floor(b.x0 * s)), int(np.ceil(b.x1 * s))) % wf
+        kf = int(round(self._offset * s))
+        crop = fine[y0:y1][:, cols].astype(np.float32)
+        bg = self._fine_bg[y0:y1][:, (cols + kf) % wf]
+        above = cv2.subtract(crop, cv2.dilate(bg, _KH))
+        below = cv2.subtract(cv2.erode(bg, _KH), crop)
+        hit = (np.maximum(above, below).max(axis=2) > 0.6 * self.threshold).sum(axis=1) >= 2
+        miss = np.nonzero(~hit[:-1] & ~hit[1:])[0]  # two empty rows in a row end the legs
+        last = (miss[0] if miss.size else hit.size) - 1
+        if not hit[: last + 1].any():
+            return blob
+        last = int(np.nonzero(hit[: last + 1])[0][-1])
+        y_end = y0 + last + 1  # fine row just below the feet
+        if y_end <= yb:
+            return blob
+        bottom = float(row_pitch(y_end - 1, hf) - 90.0 / hf)
+        return replace(blob, bottom_pitch_deg=bottom, distance_m=_camera_distance(bottom, self.camera_height_m))
 
     def _update_fine(self, img: np.ndarray, learn: np.ndarray, warm: bool) -> np.ndarray:
         """A second background at up to `fine_width` so masks can be cut at (near) full resolution.

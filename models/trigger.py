@@ -50,9 +50,11 @@ def score_cue(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float, str
     near = ramp(d, 2.6, 1.2) if np.isfinite(d) else ramp(blob.height_deg, 45.0, 75.0)
     close = min(1.0, behind * near) if k.samples >= 3 else 0.0
     approach = 0.0
-    if k.samples >= 4 and k.tca_s is not None and k.speed_mps < 12.0:  # faster: a broken mask, not a mover
-        approach = (ramp(k.miss_m, 3.6, 2.6) * ramp(k.tca_s, 4.0, 2.5) * ramp(d, 5.9, 5.1)
-                    * ramp(k.speed_mps, 0.9, 1.4) * ramp(k.approach_mps, 0.5, 0.9))
+    if k.samples >= 6 and k.tca_s is not None and k.speed_mps < 12.0:  # faster: a broken mask, not a mover
+        # Judged by time, not by distance: someone running at the wearer from 7 m is as urgent as
+        # someone walking at them from 3 m, and both are caught in the first half second.
+        approach = (ramp(k.miss_m, 3.0, 2.0) * ramp(k.tca_s, 3.0, 2.2) * ramp(d, 8.0, 7.0)
+                    * ramp(k.speed_mps, 1.3, 1.9) * ramp(k.approach_mps, 1.0, 1.6))
     if k.samples >= 4 and not np.isfinite(d):  # no ground contact (thrown, airborne): looming is the only cue
         loom_ttc = 1.0 / k.growth_per_s if k.growth_per_s > 1e-3 else np.inf
         approach = max(approach, ramp(loom_ttc, 2.0, 0.8) * ramp(blob.height_deg, 3.0, 8.0))

@@ -1,6 +1,6 @@
 """TensorRT backend: SAM2's networks run as TensorRT engines, the streaming glue is unchanged.
 
-Structured like `backend_onnx` (engines replace the ONNX Runtime sessions, same adapters), with one
+Structured like `backend_onnx` (engines replace the ONNX Runtime sessions, same `adapters`), with one
 difference: memory attention runs on the padded fixed-length ring (`memory_attention_ring`), so each
 call packs the variable-length memory into the ring and streams cap conditioning frames at
 `names.RING_COND_FRAMES` to stay inside it. Engines are built by `ego360 export trt` and checked
