@@ -225,7 +225,7 @@ def build_engines(onnx_dir: Path, engine_dir: Path, precision: Precision, calib_
 
     from export.manifest import load_manifest
     from export.trt_manifest import current_environment, engine_entry, write_trt_manifest
-    from models.sam2.backend_onnx import GLUE
+    from models.sam2.adapters import GLUE
 
     onnx_dir, engine_dir = Path(onnx_dir), Path(engine_dir)
     env = current_environment()  # fails first, in one line, where TensorRT or the GPU is missing
