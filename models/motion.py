@@ -359,10 +359,11 @@ class MotionAnalyzer:
 
     def refine(self, mf: MotionFrame, work_mask: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """Full-resolution mask of one entity: its coarse (work-size) mask re-cut against the fine
-        background inside its box, so colours near the background and thin limbs are kept right."""
+        background inside its box, so colours near the background and thin limbs are kept right.
+        The threshold is lower than the detection one: the coarse mask already says a mover is here."""
         from models.refine import refine_mask
 
-        return refine_mask(mf, self._fine_bg, work_mask, self.threshold if threshold is None else threshold)
+        return refine_mask(mf, self._fine_bg, work_mask, 0.6 * self.threshold if threshold is None else threshold)
 
 
 def _grow(strong: np.ndarray, weak: np.ndarray) -> np.ndarray:

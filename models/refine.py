@@ -15,6 +15,7 @@ import numpy as np
 from models.motion import mask_geometry
 
 _K3 = np.ones((3, 3), np.uint8)
+_KH = np.ones((1, 3), np.uint8)  # turning misaligns columns only
 _K5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
 
@@ -31,8 +32,8 @@ def _fill_holes(m: np.ndarray) -> np.ndarray:
 
 
 def _diff(crop: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    above = cv2.subtract(crop.astype(np.float32), cv2.dilate(bg, _K3))
-    below = cv2.subtract(cv2.erode(bg, _K3), crop.astype(np.float32))
+    above = cv2.subtract(crop.astype(np.float32), cv2.dilate(bg, _KH))
+    below = cv2.subtract(cv2.erode(bg, _KH), crop.astype(np.float32))
     return np.maximum(above, below).max(axis=2)
 
 

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from export import names as N
-from models.sam2.adapters import GLUE as GLUE  # re-exported: export code imports it from here
 from models.sam2.adapters import attach_networks, build_glued_model
-from models.sam2.adapters import glue_state as glue_state  # re-exported likewise
 from runtime.config import TrackerConfig
 from runtime.errors import ConfigError, ModelError
 
