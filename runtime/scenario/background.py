@@ -14,7 +14,10 @@ import numpy as np
 
 from runtime.errors import InputError, UserError
 
-PANORAMA = Path(__file__).resolve().parents[3] / "shared" / "data" / "street_equirect_3840x1920.jpg"
+# Bundled (MIT, see assets/README.md) so every machine renders the same scenes; the shared 3840×1920
+# original is only used for outputs wider than the bundled copy.
+PANORAMA = Path(__file__).resolve().parent / "assets" / "street_equirect_1920x960.jpg"
+PANORAMA_FULL = Path(__file__).resolve().parents[3] / "shared" / "data" / "street_equirect_3840x1920.jpg"
 
 
 def check_size(width: int, height: int) -> None:
@@ -26,7 +29,9 @@ def check_size(width: int, height: int) -> None:
 def load_background(spec: str | Path | None, width: int, height: int) -> np.ndarray:
     """`None` → panorama if present else procedural; "procedural"; or a path to an equirect image."""
     if spec is None:
-        spec = PANORAMA if PANORAMA.is_file() else "procedural"
+        spec = PANORAMA_FULL if width > 1920 and PANORAMA_FULL.is_file() else PANORAMA
+        if not Path(spec).is_file():
+            spec = "procedural"
     if str(spec) == "procedural":
         return procedural_background(width, height).copy()
     return _load_image(str(spec), width, height).copy()
