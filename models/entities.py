@@ -78,6 +78,7 @@ class EntityStage:
         self._lost: dict[int, int] = {}
         self._offset_t: float | None = None
         self._event_id: int | None = None
+        self._last_tracks: tuple[Track, ...] = ()
 
     def process(self, packet: FramePacket, trig: TriggerResult) -> EntityUpdate:
         mf = self.motion.analyze(packet)
@@ -91,6 +92,7 @@ class EntityStage:
         tracks = tuple(self.tracker.track(packet)) if self.tracker.entity_ids() else ()
         lost = self._expire(packet, tracks)
         tracks = tuple(t for t in tracks if t.entity_id not in lost)
+        self._last_tracks = tracks
         motion = tuple(self._measure(t, packet, mf.ego_yaw_deg) for t in tracks if t.mask.any())
         return EntityUpdate(packet.frame_index, tracks, tuple(new), tuple(lost), motion, self._event_id)
 
@@ -103,14 +105,29 @@ class EntityStage:
             for o in tracked:
                 busy |= self.tracker._objs[o].mask
         room = max(0, self.cfg.tracker.max_entities - len(tracked))
+        perp = self._tracked_perpetrator(trig.bearing_deg)
         new = []
         for prop in propose(mf, self.mounting, trig.bearing_deg, self.cfg.tracker.max_entities, self.motion.refine):
             if len(new) >= room or (busy & prop.work_mask).sum() > 0.3 * prop.work_mask.sum():
+                continue
+            if perp is not None and prop.role == "perpetrator":
+                # A re-onset next to the perpetrator we follow is the same person acting again
+                # (stopping at a victim, leaving): re-seed that entity instead of naming a second one.
+                self.tracker.add(packet, perp, prop.mask, "perpetrator", prop.kind)  # type: ignore[arg-type]
                 continue
             eid, self._next_id = self._next_id, self._next_id + 1
             self.tracker.add(packet, eid, prop.mask, prop.role, prop.kind)  # type: ignore[arg-type]
             new.append(eid)
         return new
+
+    def _tracked_perpetrator(self, bearing_deg: float | None) -> int | None:
+        """The perpetrator already tracked near the cue's bearing (within 30°), if any."""
+        ids = set(self.tracker.entity_ids())
+        for t in self._last_tracks:
+            if t.entity_id in ids and t.role == "perpetrator" and (
+                    bearing_deg is None or abs(float(wrap_deg(t.bearing_deg - bearing_deg))) < 30.0):
+                return t.entity_id
+        return None
 
     def _expire(self, packet: FramePacket, tracks: tuple[Track, ...]) -> list[int]:
         """Drop everything some seconds after the event's offset, and entities lost for a while."""

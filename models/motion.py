@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -199,6 +200,7 @@ class MotionAnalyzer:
         self.learn_rate = float(learn_rate)
         self._bg: np.ndarray | None = None
         self._fine_bg: np.ndarray | None = None
+        self._fine_world: np.ndarray | None = None  # this frame at fine width, in world columns
         self._offset = 0.0
         self._seen = 0
         self._cache: OrderedDict[int, MotionFrame] = OrderedDict()
@@ -246,6 +248,8 @@ class MotionAnalyzer:
         """A blob whose box has not moved for `static_frames` is a ghost (something that left the
         background) or a long-still object: fold it into the background so it stops alarming.
         Judged per blob, not per pixel: the inside of a plain-coloured mover does not change either.
+        A person standing a few metres away is kept far longer unless it is a ghost: they may be
+        about to act (throw, reach), and once absorbed, a gesture is all that is left.
         Tracked entities (protected) are never folded in."""
         w = world.shape[1]
         still: list[tuple[Box, int]] = []
@@ -255,10 +259,40 @@ class MotionAnalyzer:
             count = 1 + max((c for prev, c in self._still if _box_iou(prev, wb) > 0.8), default=0)
             still.append((wb, count))
             held = self._protect is not None and (self._protect & blob.mask).sum() > 0.3 * blob.area
-            if count > self.static_frames and not held:
-                mask_w = np.roll(blob.mask, k, axis=1).view(np.uint8)
-                cv2.accumulateWeighted(world, self._bg, 0.3, mask=mask_w)
+            if count <= self.static_frames or held:
+                continue
+            person = blob.distance_m < 7.0 and blob.height_deg > 8.0
+            if person and count <= 4 * self.static_frames and not self._is_ghost(world, blob, k):
+                continue
+            mask_w = np.roll(blob.mask, k, axis=1).view(np.uint8)
+            cv2.accumulateWeighted(world, self._bg, 0.3, mask=mask_w)
+            self._absorb_fine(mask_w)
         self._still = still
+
+    def _is_ghost(self, world: np.ndarray, blob: Blob, k: int) -> bool:
+        """A ghost's outline is an edge of the background, not of the frame: compare gradient
+        strength along the blob's contour in both."""
+        mask_w = np.roll(blob.mask, k, axis=1).view(np.uint8)
+        contour = (mask_w ^ cv2.erode(mask_w, _K3)).astype(bool)
+        if contour.sum() < 8:
+            return False
+
+        def edge(img: np.ndarray) -> float:
+            g = cv2.cvtColor(img.astype(np.float32), cv2.COLOR_RGB2GRAY)
+            mag = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+            return float(mag[contour].mean())
+
+        return edge(self._bg) > 1.2 * edge(world)
+
+    def _absorb_fine(self, mask_w: np.ndarray) -> None:
+        """The fine background forgets what the coarse one absorbed (else refined masks keep ghosts)."""
+        if self._fine_bg is None:
+            return
+        hf, wf = self._fine_bg.shape[:2]
+        mask = cv2.resize(mask_w, (wf, hf), interpolation=cv2.INTER_NEAREST)
+        fine_world = self._fine_world
+        if fine_world is not None and fine_world.shape[:2] == (hf, wf):
+            cv2.accumulateWeighted(fine_world, self._fine_bg, 0.3, mask=mask)
 
     def _diff(self, world: np.ndarray, bg: np.ndarray) -> np.ndarray:
         """Per-pixel colour distance outside the min/max of the background's horizontal neighbours.
@@ -298,8 +332,8 @@ class MotionAnalyzer:
         cv2.accumulateWeighted(world, self._bg, self.learn_rate if warm else 0.5, mask=learn)
         fg = np.roll(fg_w.astype(bool), -k, axis=1)
         blobs = extract_blobs(fg, self.min_area, self.camera_height_m) if warm else ()
-        self._absorb_static(world, blobs, k)
         fine = self._update_fine(img, learn, warm)
+        self._absorb_static(world, blobs, k)
         if blobs and self._fine_bg is not None:
             blobs = tuple(self._find_feet(b, fine, h) for b in blobs)
         return MotionFrame(
@@ -350,6 +384,7 @@ class MotionAnalyzer:
         fine = cv2.resize(img, (wf, hf), interpolation=cv2.INTER_AREA) if img.shape[1] != wf else img
         kf = int(round(self._offset * wf / learn.shape[1]))
         world = np.roll(fine, kf, axis=1)
+        self._fine_world = world
         if self._fine_bg is None or self._fine_bg.shape[:2] != (hf, wf) or self._seen <= 1:
             self._fine_bg = world.astype(np.float32)
             return fine
@@ -430,11 +465,17 @@ class Kinematics:
     speed_mps: float = 0.0  # ground speed (0 when the ground contact is unknown)
     miss_m: float = float("inf")  # closest approach of the straight-line path to the wearer
     tca_s: float | None = None  # time until that closest approach (None when moving away)
+    rise_deg: float = 0.0  # how far the top edge rose in the last ~0.2 s over the earlier window (arm up)
+
+
+@lru_cache(maxsize=64)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(n, 1)
 
 
 def robust_slope(t: np.ndarray, y: np.ndarray) -> float:
     """Theil–Sen slope: the median of pairwise slopes ignores the odd frame where a mask breaks up."""
-    i, j = np.triu_indices(len(t), 1)
+    i, j = _pairs(len(t))
     dt = t[j] - t[i]
     ok = dt > 1e-6
     if not ok.any():
@@ -450,12 +491,15 @@ class History:
         self.yaw: list[float] = []  # unwrapped world yaw
         self.dist: list[float] = []
         self.height: list[float] = []
+        self.top: list[float] = []
         self.maxlen = maxlen
 
-    def push(self, t: float, world_yaw: float, distance_m: float, height_deg: float) -> None:
+    def push(self, t: float, world_yaw: float, distance_m: float, height_deg: float,
+             top_deg: float = float("nan")) -> None:
         if self.yaw:
             world_yaw = self.yaw[-1] + float(wrap_deg(world_yaw - self.yaw[-1]))
-        for seq, v in ((self.t, t), (self.yaw, world_yaw), (self.dist, distance_m), (self.height, height_deg)):
+        for seq, v in ((self.t, t), (self.yaw, world_yaw), (self.dist, distance_m), (self.height, height_deg),
+                       (self.top, top_deg)):
             seq.append(float(v))
             del seq[: -self.maxlen]
 
@@ -489,7 +533,18 @@ class History:
         if speed > 1e-3 and v_r > 0.0:
             tca = d_now * v_r / speed**2
             miss = abs(px * vz - pz * vx) / speed
-        return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size), speed, miss, tca)
+        return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size), speed, miss, tca, self._rise())
+
+    def _rise(self) -> float:
+        """Top edge now vs. the second before the last 0.2 s (medians: one bad mask does not count)."""
+        t, top = np.asarray(self.t), np.asarray(self.top)
+        if t.size < 8 or not np.isfinite(top).all():
+            return 0.0
+        before = (t <= t[-1] - 0.2) & (t >= t[-1] - 1.0)
+        lo, hi = np.percentile(top[before], [20, 80]) if before.sum() >= 5 else (0.0, np.inf)
+        if hi - lo > 0.8:  # it must have been standing still, whole
+            return 0.0
+        return float(np.median(top[-2:]) - np.median(top[before]))
 
 
 def distance_class(d: float) -> str:

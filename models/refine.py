@@ -20,6 +20,10 @@ _K5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
 
 def _crop_cols(img: np.ndarray, cols: np.ndarray, rows: slice) -> np.ndarray:
+    """Rows × (possibly wrapping) columns; a plain view when the columns do not wrap (the usual case)."""
+    c0 = int(cols[0])
+    if c0 + len(cols) <= img.shape[1] and int(cols[-1]) == c0 + len(cols) - 1:
+        return img[rows, c0 : c0 + len(cols)]
     return img[rows][:, cols]
 
 
@@ -56,10 +60,8 @@ def refine_mask(mf: Any, fine_bg: np.ndarray | None, work_mask: np.ndarray, thre
     cols = np.arange(fx0, fx1) % wf
     rows = slice(fy0, fy1)
     crop = _crop_cols(fine, cols, rows)
-    off = mf.fine_offset
-    k = int(np.floor(off))
-    f = np.float32(off - k)
-    bg = (1 - f) * _crop_cols(fine_bg, (cols + k) % wf, rows) + f * _crop_cols(fine_bg, (cols + k + 1) % wf, rows)
+    # Integer world shift: the horizontal min/max in `_diff` absorbs the half pixel.
+    bg = _crop_cols(fine_bg, (cols + int(round(mf.fine_offset))) % wf, rows)
     cut = _diff(crop, bg) > threshold
     # Where the coarse mask says the entity is (grown by a couple of work pixels).
     wcols = np.arange(int(np.floor(box.x0)) - 3, int(np.ceil(box.x1)) + 3) % ww
@@ -111,8 +113,11 @@ def _to_full(cut: np.ndarray, fx0: int, fy0: int, fine_shape: tuple[int, int], f
     out = np.zeros((H, W), bool)
     rows = slice(Y0, min(H, Y0 + up.shape[0]))
     up = up[: rows.stop - Y0]
-    cols = np.arange(X0, X0 + up.shape[1]) % W
-    out[rows, cols] = up
+    X0 %= W
+    if X0 + up.shape[1] <= W:
+        out[rows, X0 : X0 + up.shape[1]] = up
+    else:
+        out[rows, np.arange(X0, X0 + up.shape[1]) % W] = up
     return out
 
 

@@ -22,6 +22,9 @@ from runtime.errors import ModelError
 from runtime.packets import FramePacket, TriggerResult
 
 
+GESTURE_HOLD_S = 2.0
+
+
 class Trigger(Protocol):
     def process(self, packet: FramePacket) -> TriggerResult: ...
 
@@ -32,19 +35,20 @@ class Cue:
 
     track_id: int
     score: float
-    cue: str  # "approach" | "close" | "crossing" | "none"
+    cue: str  # "approach" | "close" | "crossing" | "gesture" | "none"
     bearing_deg: float  # wearer-relative
     kin: Kinematics
     blob: Blob
 
 
-def score_cue(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float, str]:
+def score_cue(k: Kinematics, blob: Blob, bearing_deg: float, baseline: bool = True) -> tuple[float, str]:
     """Per-mover anomaly score in [0, 1] and the cue that gave it.
 
     Approach is judged by where the mover's straight path passes the wearer (miss distance) and
     when (time to closest approach), not by raw distance drops: a passer-by's lane stays far even
     when a broken mask makes its distance jump, and a person heading at the wearer is caught while
-    still several metres away."""
+    still several metres away. `baseline`: the mover's recent past is trusted (masks had settled
+    a second before), which a rise of its top edge is measured against."""
     d = k.distance_m
     behind = 1.25 if abs(bearing_deg) > 100.0 else 1.0
     near = ramp(d, 2.6, 1.2) if np.isfinite(d) else ramp(blob.height_deg, 45.0, 75.0)
@@ -55,11 +59,20 @@ def score_cue(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float, str
         # someone walking at them from 3 m, and both are caught in the first half second.
         approach = (ramp(k.miss_m, 3.0, 2.0) * ramp(k.tca_s, 3.0, 2.2) * ramp(d, 8.0, 7.0)
                     * ramp(k.speed_mps, 1.3, 1.9) * ramp(k.approach_mps, 1.0, 1.6))
+        # Hurrying into the wearer's surroundings (a few metres) is worth a heads-up even when the
+        # path does not end at the wearer: street walkers are slower and keep their distance.
+        approach = max(approach, ramp(k.miss_m, 4.2, 3.4) * ramp(k.tca_s, 2.5, 1.8) * ramp(d, 6.5, 5.5)
+                       * ramp(k.speed_mps, 1.8, 2.3) * ramp(k.approach_mps, 1.2, 1.6))
     if k.samples >= 4 and not np.isfinite(d):  # no ground contact (thrown, airborne): looming is the only cue
         loom_ttc = 1.0 / k.growth_per_s if k.growth_per_s > 1e-3 else np.inf
         approach = max(approach, ramp(loom_ttc, 2.0, 0.8) * ramp(blob.height_deg, 3.0, 8.0))
+    # A person standing a few metres away who raises an arm over the head (wind-up to throw, a
+    # fist): the top edge jumps while the feet and the bearing stay put.
+    gesture = 0.0
+    if baseline and k.samples >= 8 and np.isfinite(d):
+        gesture = ramp(k.rise_deg, 1.5, 2.5) * ramp(k.speed_mps, 0.4, 0.2) * ramp(d, 7.0, 6.0)
     crossing = ramp(k.tangential_mps, 2.0, 4.0) * ramp(d, 5.0, 2.5) if k.samples >= 4 else 0.0
-    scores = {"close": close, "approach": approach, "crossing": crossing}
+    scores = {"close": close, "approach": approach, "crossing": crossing, "gesture": gesture}
     cue = max(scores, key=scores.__getitem__)
     return (scores[cue], cue) if scores[cue] > 0.0 else (0.0, "none")
 
@@ -85,7 +98,7 @@ class CueTracker:
                 hist = History()
             else:
                 hist = free.pop(best)[0]
-            hist.push(t, world, blob.distance_m, blob.height_deg)
+            hist.push(t, world, blob.distance_m, blob.height_deg, blob.top_pitch_deg)
             self._tracks[best] = (hist, world, t)
             out.append((best, blob, hist))
         for i in [i for i, (_h, _w, last) in self._tracks.items() if t - last > self.max_gap_s]:
@@ -106,6 +119,19 @@ class MotionTrigger:
         self._cues = CueTracker()
         self.last_cues: tuple[Cue, ...] = ()
         self._warm_frames = 0
+        self._held: dict[int, tuple[float, float]] = {}  # cue track → (gesture score, held until video t)
+
+    def _hold_gesture(self, tid: int, t: float, score: float, cue: str) -> tuple[float, str]:
+        """A raised arm stays a threat while it is up (the wind-up before a throw, a fist): the
+        rise is only measurable for a moment, so its score is held for `GESTURE_HOLD_S`."""
+        if cue == "gesture" and score >= self.cfg.on_threshold:
+            self._held[tid] = (score, t + GESTURE_HOLD_S)
+        held = self._held.get(tid)
+        if held is not None and t > held[1]:
+            del self._held[tid]
+        elif held is not None and held[0] > score:
+            return held[0], "gesture"
+        return score, cue
 
     def process(self, packet: FramePacket) -> TriggerResult:
         mf = self.motion.analyze(packet)
@@ -117,7 +143,8 @@ class MotionTrigger:
         for tid, blob, hist in self._cues.update(mf):
             bearing = float(self.mounting.wearer_yaw(blob.yaw_deg))
             kin = hist.kinematics()
-            score, cue = score_cue(kin, blob, bearing) if settled else (0.0, "none")
+            score, cue = score_cue(kin, blob, bearing, self._warm_frames > 20) if settled else (0.0, "none")
+            score, cue = self._hold_gesture(tid, mf.video_t, score, cue)
             cues.append(Cue(tid, score, cue, bearing, kin, blob))
         self.last_cues = tuple(sorted(cues, key=lambda c: -c.score))
         best = self.last_cues[0] if self.last_cues else None
