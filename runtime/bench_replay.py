@@ -83,7 +83,8 @@ def _child(clip: str, cfg_path: str | None, overrides: list[str], yaw_offset: fl
                 counter.value += 1
 
         teg = _Tegrastats()
-        result = run_session(cfg, source, Path(out_dir), resolve_mounting(cfg.bearings, yaw_offset), progress=tick)
+        result = run_session(cfg, source, Path(out_dir), resolve_mounting(cfg.bearings, yaw_offset), progress=tick,
+                             cuda_sync=True)
         summary = dict(result.summary)
         summary["alert_latencies_ms"] = result.alert_latencies_ms
         summary["frame_latencies_ms"] = result.frame_latencies_ms

@@ -148,6 +148,7 @@ class Runner:
         process_every: int = 1,
         sink: Callable[[Any], None] | None = None,
         on_error: str = "count",
+        sync: Callable[[], None] | None = None,
     ) -> None:
         self.source = source
         self.stages = stages
@@ -155,6 +156,7 @@ class Runner:
         self.process_every = max(1, int(process_every))
         self.sink = sink
         self.on_error = on_error
+        self.sync = sync  # e.g. torch.cuda.synchronize: stage times then include their queued GPU work
         self.stats = RunStats(stages=[StageStats("decode")] + [StageStats(s.name) for s, _ in stages])
         self._stop = threading.Event()
         self._stage_errors: list[BaseException] = []
@@ -195,6 +197,8 @@ class Runner:
                 t0 = time.perf_counter()
                 try:
                     out = stage.process(item)
+                    if self.sync is not None:
+                        self.sync()
                 except Exception as exc:
                     st.errors += 1
                     log.exception("stage %s failed on an item", stage.name)

@@ -150,14 +150,22 @@ def make_speaker(cfg: Config, wav_path: Path | None) -> Any:
     return Speaker(cfg.audio, cfg.tts, open_sink(cfg.audio, wav_path))
 
 
+def _cuda_sync() -> Any | None:
+    """torch.cuda.synchronize when a CUDA backend is in use, so per-stage times are true GPU times."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch.cuda.synchronize if torch is not None and torch.cuda.is_available() else None
+
+
 def run_session(cfg: Config, source: Any, out_dir: Path, mounting: Mounting, *, live: bool = False,
-                speaker: Any | None = None, progress: Any | None = None) -> SessionResult:
+                speaker: Any | None = None, progress: Any | None = None, cuda_sync: bool = False) -> SessionResult:
     """Run to the end of the source; writes events.jsonl, alerts.wav and annotated.mp4 in out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     info: SourceInfo = source.info
     stages, events, video, alert_stage, output = build_stages(cfg, mounting, info, out_dir, live=live, speaker=speaker)
     runner = Runner(source, stages, queue_size=cfg.runner.queue_size, process_every=cfg.runner.process_every,
-                    sink=progress)
+                    sink=progress, sync=_cuda_sync() if cuda_sync else None)
     t0 = time.perf_counter()
     try:
         stats = runner.run()
