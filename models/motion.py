@@ -12,11 +12,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 import cv2
 import numpy as np
 
+from models.kinematics import History, Kinematics, distance_class, ramp, robust_slope  # noqa: F401  (re-exported)
 from runtime.bearings import wrap_deg
 from runtime.packets import Box, FramePacket
 
@@ -169,6 +169,9 @@ def extract_blobs(fg: np.ndarray, min_area: int, camera_height_m: float) -> tupl
         if geo is None:
             continue
         box, yaw, pitch = geo
+        bw, bh = box.x1 - box.x0, box.y1 - box.y0
+        if bw <= 2 and bh >= 8 * bw:  # a hair-thin vertical line: an edge the turning misaligned
+            continue
         mask = np.zeros((h, w), bool)
         mask[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]] = crop
         top = float(row_pitch(box.y0, h) + 90.0 / h)
@@ -294,13 +297,14 @@ class MotionAnalyzer:
         if fine_world is not None and fine_world.shape[:2] == (hf, wf):
             cv2.accumulateWeighted(fine_world, self._fine_bg, 0.3, mask=mask)
 
-    def _diff(self, world: np.ndarray, bg: np.ndarray) -> np.ndarray:
-        """Per-pixel colour distance outside the min/max of the background's horizontal neighbours.
+    @staticmethod
+    def _diff(world: np.ndarray, bg: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        """Per-pixel colour distance outside the min/max of the background's neighbours (`kernel`).
 
-        Horizontal only: residual misalignment from turning is a sub-pixel column shift, and a 3×3
+        The horizontal 1×3 window is the sensitive one: turning misaligns columns only, and a 3×3
         window in a textured street swallows three quarters of a person whose colours are near it."""
-        above = cv2.split(cv2.subtract(world, cv2.dilate(bg, _KH)))
-        below = cv2.split(cv2.subtract(cv2.erode(bg, _KH), world))
+        above = cv2.split(cv2.subtract(world, cv2.dilate(bg, kernel)))
+        below = cv2.split(cv2.subtract(cv2.erode(bg, kernel), world))
         return cv2.max(cv2.max(cv2.max(above[0], above[1]), cv2.max(above[2], below[0])),
                        cv2.max(below[1], below[2]))
 
@@ -318,11 +322,11 @@ class MotionAnalyzer:
         self._seen += 1
         k = int(round(self._offset))
         world = roll_frac(rgb, self._offset)
-        diff = self._diff(world, self._bg)
+        diff = self._diff(world, self._bg, _KH)
         # Vertical opening: removes speckle but keeps legs, which are one or two work pixels wide at
         # 5 m and carry the foot point every distance is measured from.
         fg_w = cv2.morphologyEx((diff > self.threshold).view(np.uint8), cv2.MORPH_OPEN, _K31)
-        fg_w = _grow(fg_w, diff > 0.5 * self.threshold)
+        fg_w = _grow(fg_w, diff > 0.5 * self.threshold, max(1, self.min_area // 2))
         fg_w = cv2.morphologyEx(fg_w, cv2.MORPH_CLOSE, _K5)
         warm = self._seen > self.warmup_frames
         hold = cv2.dilate(fg_w, _K5)
@@ -401,18 +405,17 @@ class MotionAnalyzer:
         return refine_mask(mf, self._fine_bg, work_mask, 0.6 * self.threshold if threshold is None else threshold)
 
 
-def _grow(strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
-    """Hysteresis: weak-difference pixels join the foreground when connected to a strong one and
-    within a body's reach of it (a shirt close to the wall's colour is still part of the mover);
-    weak pixels elsewhere (compression, texture edges) stay background."""
+def _grow(strong: np.ndarray, weak: np.ndarray, min_seed: int) -> np.ndarray:
+    """Hysteresis: weak-difference pixels join the foreground when connected to at least
+    `min_seed` strong ones and within a body's reach of them (a shirt close to the wall's colour is
+    still part of the mover); weak pixels elsewhere (compression, texture edges) stay background,
+    and a few strong pixels on an edge cannot grow into a mover."""
     if not strong.any():
         return strong
     cand = (weak.view(np.uint8) & cv2.dilate(strong, _KREACH)) | strong
     n, labels = cv2.connectedComponents(cand, connectivity=8)
-    if n <= 2:
-        return cand
-    keep = np.zeros(n, np.uint8)
-    keep[np.unique(labels[strong.astype(bool)])] = 1
+    seeds = np.bincount(labels[strong.astype(bool)], minlength=n)
+    keep = (seeds >= min_seed).astype(np.uint8)
     keep[0] = 0
     return keep[labels]
 
@@ -442,117 +445,3 @@ def _box_iou(a: Box, b: Box) -> float:
         return 0.0
     inter = iw * ih
     return inter / ((a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0) - inter)
-
-
-def ramp(x: float, zero_at: float, one_at: float) -> float:
-    """Linear 0→1 between `zero_at` and `one_at` (either direction), clipped."""
-    if not np.isfinite(x):
-        return 1.0 if (one_at > zero_at) == (x > 0) else 0.0
-    return float(np.clip((x - zero_at) / (one_at - zero_at), 0.0, 1.0))
-
-
-@dataclass(frozen=True)
-class Kinematics:
-    """Measured motion of one entity relative to the wearer (world yaw, so turning does not count)."""
-
-    distance_m: float  # inf when the ground contact is not visible
-    approach_mps: float  # positive = coming closer
-    ttc_s: float | None  # time to contact when approaching, else None
-    yaw_rate_dps: float  # world yaw rate (positive = moving clockwise around the wearer)
-    tangential_mps: float
-    growth_per_s: float  # d ln(angular height)/dt: looming without a distance
-    samples: int
-    speed_mps: float = 0.0  # ground speed (0 when the ground contact is unknown)
-    miss_m: float = float("inf")  # closest approach of the straight-line path to the wearer
-    tca_s: float | None = None  # time until that closest approach (None when moving away)
-    rise_deg: float = 0.0  # how far the top edge rose in the last ~0.2 s over the earlier window (arm up)
-
-
-@lru_cache(maxsize=64)
-def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.triu_indices(n, 1)
-
-
-def robust_slope(t: np.ndarray, y: np.ndarray) -> float:
-    """Theil–Sen slope: the median of pairwise slopes ignores the odd frame where a mask breaks up."""
-    i, j = _pairs(len(t))
-    dt = t[j] - t[i]
-    ok = dt > 1e-6
-    if not ok.any():
-        return 0.0
-    return float(np.median((y[j] - y[i])[ok] / dt[ok]))
-
-
-class History:
-    """Short time series of one entity's position; fits slopes so single-frame mask noise cancels."""
-
-    def __init__(self, maxlen: int = 16) -> None:
-        self.t: list[float] = []
-        self.yaw: list[float] = []  # unwrapped world yaw
-        self.dist: list[float] = []
-        self.height: list[float] = []
-        self.top: list[float] = []
-        self.maxlen = maxlen
-
-    def push(self, t: float, world_yaw: float, distance_m: float, height_deg: float,
-             top_deg: float = float("nan")) -> None:
-        if self.yaw:
-            world_yaw = self.yaw[-1] + float(wrap_deg(world_yaw - self.yaw[-1]))
-        for seq, v in ((self.t, t), (self.yaw, world_yaw), (self.dist, distance_m), (self.height, height_deg),
-                       (self.top, top_deg)):
-            seq.append(float(v))
-            del seq[: -self.maxlen]
-
-    def kinematics(self, window_s: float = 0.6) -> Kinematics:
-        """Velocity on the ground plane (Theil–Sen on x and z), then what it means for the wearer:
-        approach speed, where the straight path passes (miss distance) and when (time to closest)."""
-        t = np.asarray(self.t)
-        sel = t >= t[-1] - window_s if t.size else t.astype(bool)
-        t, yaw = t[sel], np.asarray(self.yaw)[sel]
-        dist = np.minimum(np.asarray(self.dist)[sel], 20.0)
-        height = np.maximum(np.asarray(self.height)[sel], 0.5)
-        d_now = float(np.median(dist[-3:])) if dist.size else float("inf")
-        if t.size < 3 or t[-1] - t[0] < 1e-6:
-            return Kinematics(d_now, 0.0, None, 0.0, 0.0, 0.0, int(t.size))
-        omega = robust_slope(t, yaw)
-        growth = robust_slope(t, np.log(height))
-        fin = np.isfinite(dist) & (dist < 20.0)
-        if fin.sum() < 3 or not np.isfinite(d_now):
-            v_t = abs(np.radians(omega)) * 20.0
-            return Kinematics(d_now, 0.0, None, omega, v_t, growth, int(t.size))
-        rad = np.radians(yaw[fin])
-        x, z = dist[fin] * np.sin(rad), dist[fin] * np.cos(rad)
-        vx, vz = robust_slope(t[fin], x), robust_slope(t[fin], z)
-        a = np.radians(float(np.median(yaw[-3:])))
-        px, pz = d_now * np.sin(a), d_now * np.cos(a)
-        speed = float(np.hypot(vx, vz))
-        v_r = -(px * vx + pz * vz) / max(d_now, 1e-3)
-        v_t = abs(px * vz - pz * vx) / max(d_now, 1e-3)
-        ttc = d_now / v_r if v_r > 0.2 else None
-        miss, tca = float("inf"), None
-        if speed > 1e-3 and v_r > 0.0:
-            tca = d_now * v_r / speed**2
-            miss = abs(px * vz - pz * vx) / speed
-        return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size), speed, miss, tca, self._rise())
-
-    def _rise(self) -> float:
-        """Top edge now vs. the second before the last 0.2 s (medians: one bad mask does not count)."""
-        t, top = np.asarray(self.t), np.asarray(self.top)
-        if t.size < 8 or not np.isfinite(top).all():
-            return 0.0
-        before = (t <= t[-1] - 0.2) & (t >= t[-1] - 1.0)
-        lo, hi = np.percentile(top[before], [20, 80]) if before.sum() >= 5 else (0.0, np.inf)
-        if hi - lo > 0.8:  # it must have been standing still, whole
-            return 0.0
-        return float(np.median(top[-2:]) - np.median(top[before]))
-
-
-def distance_class(d: float) -> str:
-    """Words for distance that a listener can act on."""
-    if d <= 1.0:
-        return "within arm's reach"
-    if d <= 2.5:
-        return "close"
-    if d <= 6.0:
-        return "near"
-    return "far"

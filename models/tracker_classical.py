@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from models.motion import MotionAnalyzer, MotionFrame, mask_geometry, to_work
-from runtime.bearings import Mounting
+from runtime.bearings import Mounting, wrap_deg
 from runtime.packets import Box, FramePacket, Role, Track
 
 _PAD = 32
@@ -119,6 +119,7 @@ class ClassicalTracker:
                 nearest = np.argmin(np.stack([dist[i] for i in ids]), axis=0)
                 for k, i in enumerate(ids):
                     owners[i].append(blob.mask & (nearest == k))
+        self._reacquire(warped, owners, mf)
         out = {}
         for i, m in warped.items():
             support = np.logical_or.reduce(owners[i]) if owners[i] else None
@@ -131,6 +132,30 @@ class ClassicalTracker:
                 obj.unsupported = 0
                 out[i] = support
         return out
+
+    def _reacquire(self, warped: dict[int, np.ndarray], owners: dict[int, list[np.ndarray]], mf: MotionFrame) -> None:
+        """An object with no moving support (it passed behind something, or stopped there) takes an
+        unclaimed mover of comparable size close by: a person who reappears from behind another one
+        is the same person, not a new street-life blob, and its old mask would stay stuck."""
+        claimed = np.zeros(mf.gray.shape, bool)
+        for parts in owners.values():
+            for p in parts:
+                claimed |= p
+        w = mf.gray.shape[1]
+        for i, m in warped.items():
+            if owners[i] or not m.any():
+                continue
+            geo = mask_geometry(m)
+            if geo is None:
+                continue
+            yaw, area = geo[1], int(m.sum())
+            free = [b for b in mf.blobs if (b.mask & claimed).sum() < 0.2 * b.area and b.area >= 0.3 * area]
+            gate = max(15.0, 60.0 * (geo[0].x1 - geo[0].x0) / w)  # 15° or a sixth of its own width in yaw
+            near = [b for b in free if abs(float(wrap_deg(b.yaw_deg - yaw))) < gate]
+            if near:
+                best = min(near, key=lambda b: abs(float(wrap_deg(b.yaw_deg - yaw))))
+                owners[i].append(best.mask)
+                claimed |= best.mask
 
     def _to_track(self, eid: int, obj: _Obj, mf: MotionFrame) -> Track:
         full_shape = mf.full_shape

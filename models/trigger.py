@@ -21,7 +21,6 @@ from runtime.config import TriggerConfig, check_choice
 from runtime.errors import ModelError
 from runtime.packets import FramePacket, TriggerResult
 
-
 GESTURE_HOLD_S = 2.0
 
 
@@ -57,8 +56,11 @@ def score_cue(k: Kinematics, blob: Blob, bearing_deg: float, baseline: bool = Tr
     if k.samples >= 6 and k.tca_s is not None and k.speed_mps < 12.0:  # faster: a broken mask, not a mover
         # Judged by time, not by distance: someone running at the wearer from 7 m is as urgent as
         # someone walking at them from 3 m, and both are caught in the first half second.
-        approach = (ramp(k.miss_m, 3.0, 2.0) * ramp(k.tca_s, 3.0, 2.2) * ramp(d, 8.0, 7.0)
-                    * ramp(k.speed_mps, 1.3, 1.9) * ramp(k.approach_mps, 1.0, 1.6))
+        far = (ramp(k.miss_m, 3.0, 2.0) * ramp(k.tca_s, 3.0, 2.2) * ramp(d, 8.0, 7.0)
+               * ramp(k.speed_mps, 1.3, 1.9) * ramp(k.approach_mps, 1.0, 1.6))
+        near = (ramp(k.miss_m, 3.6, 2.6) * ramp(k.tca_s, 4.0, 2.5) * ramp(d, 5.9, 5.1)
+                * ramp(k.speed_mps, 0.9, 1.4) * ramp(k.approach_mps, 0.5, 0.9))  # walking up to the wearer
+        approach = max(far, near)
         # Hurrying into the wearer's surroundings (a few metres) is worth a heads-up even when the
         # path does not end at the wearer: street walkers are slower and keep their distance.
         approach = max(approach, ramp(k.miss_m, 4.2, 3.4) * ramp(k.tca_s, 2.5, 1.8) * ramp(d, 6.5, 5.5)
