@@ -51,14 +51,23 @@ def motion_words(m: Any) -> str:
     return "very close" if close else "nearby" if m.distance_class in ("close", "near") else "moving"
 
 
-def motion_facts(entities: Any, track: Track) -> tuple[str, str, int]:
-    """(motion words, distance words, priority 1..3) for one track from the entity stage's measurements."""
+# What the trigger saw, for the perpetrator's first alert while its own track is still too short to measure.
+CUE_WORDS = {"approach": "approaching", "close": "very close", "crossing": "crossing close", "gesture": "reaching"}
+CUE_PRIORITY = {"approach": 2, "close": 3, "crossing": 2, "gesture": 3}
+
+
+def motion_facts(entities: Any, track: Track, cue: str = "none") -> tuple[str, str, int]:
+    """(motion words, distance words, priority 1..3) for one track from the entity stage's measurements;
+    the trigger's cue speaks for a perpetrator whose track has no measured motion yet."""
     m = entities.motion_of(track.entity_id) if entities is not None else None
-    if m is None:
-        return "moving", "", 1
-    urgent = m.distance_class == "within arm's reach" or (m.approaching and m.ttc_s is not None and m.ttc_s < 2.0)
-    priority = 3 if urgent else 2 if (m.approaching or m.crossing or m.circling) else 1
-    return motion_words(m), m.distance_class, priority
+    words, distance, priority = "moving", "", 1
+    if m is not None:
+        urgent = m.distance_class == "within arm's reach" or (m.approaching and m.ttc_s is not None and m.ttc_s < 2.0)
+        priority = 3 if urgent else 2 if (m.approaching or m.crossing or m.circling) else 1
+        words, distance = motion_words(m), m.distance_class
+    if track.role == "perpetrator" and cue in CUE_WORDS and words in ("moving", "nearby"):
+        words, priority = CUE_WORDS[cue], max(priority, CUE_PRIORITY[cue])
+    return words, distance, priority
 
 
 @dataclass
@@ -147,7 +156,7 @@ class AlertStage:
         for track in tracks:
             if not track.mask.any():
                 continue
-            motion, distance, priority = motion_facts(work.entities, track)
+            motion, distance, priority = motion_facts(work.entities, track, work.trigger.cue)
             request = requests[track.entity_id] = self._request(work, track, motion, distance)
             if track.entity_id not in self.captions:
                 cap = self.template.caption(request)
