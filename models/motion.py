@@ -293,7 +293,7 @@ class MotionAnalyzer:
             return
         hf, wf = self._fine_bg.shape[:2]
         mask = cv2.resize(mask_w, (wf, hf), interpolation=cv2.INTER_NEAREST)
-        fine_world = self._fine_world
+        fine_world = self._fine_world  # None on frames the fine background skips: absorbed next frame
         if fine_world is not None and fine_world.shape[:2] == (hf, wf):
             cv2.accumulateWeighted(fine_world, self._fine_bg, 0.3, mask=mask)
 
@@ -382,18 +382,21 @@ class MotionAnalyzer:
         """A second background at up to `fine_width` so masks can be cut at (near) full resolution.
 
         Integer-pixel world shift only (sub-pixel accuracy is not worth a float resample of a large
-        frame here); the 3×3 min/max comparison in `refine` absorbs the half pixel."""
+        frame here); the min/max comparison in `refine` absorbs the half pixel."""
         wf = min(self.fine_width, img.shape[1])
         hf = max(2, wf // 2)
         fine = cv2.resize(img, (wf, hf), interpolation=cv2.INTER_AREA) if img.shape[1] != wf else img
+        self._fine_world = None
+        fresh = self._fine_bg is None or self._fine_bg.shape[:2] != (hf, wf) or self._seen <= 1
+        if warm and not fresh and self._seen % 2:
+            return fine  # once warm, learning every other frame at twice the rate is the same background
         kf = int(round(self._offset * wf / learn.shape[1]))
-        world = np.roll(fine, kf, axis=1)
-        self._fine_world = world
-        if self._fine_bg is None or self._fine_bg.shape[:2] != (hf, wf) or self._seen <= 1:
+        world = self._fine_world = np.roll(fine, kf, axis=1)
+        if fresh:
             self._fine_bg = world.astype(np.float32)
             return fine
         mask = cv2.resize(learn, (wf, hf), interpolation=cv2.INTER_NEAREST)
-        cv2.accumulateWeighted(world, self._fine_bg, self.learn_rate if warm else 0.5, mask=mask)
+        cv2.accumulateWeighted(world, self._fine_bg, 2 * self.learn_rate if warm else 0.5, mask=mask)
         return fine
 
     def refine(self, mf: MotionFrame, work_mask: np.ndarray, threshold: float | None = None) -> np.ndarray:
