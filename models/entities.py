@@ -120,6 +120,30 @@ class EntityStage:
             new.append(eid)
         return new
 
+    def seed(self, packet: FramePacket, seeds: list[Any]) -> list[int]:
+        """Grounding mode: VLM boxes (equirect, with the VLM's role) become tracked entities.
+
+        A box over an entity we already follow gives that entity the VLM's role (same id: the wearer
+        keeps hearing about one person); otherwise a new entity starts from the box, which the tracker
+        then snaps to what moves inside it. Returns the ids seeded.
+        """
+        h, w = packet.height, packet.width
+        out: list[int] = []
+        for s in seeds:
+            role = s.role if s.role in ("perpetrator", "victim", "target") else "related"
+            box = _box_mask(s.box, h, w)
+            if not box.any():
+                continue
+            hit = max(self._last_tracks, key=lambda t: int((t.mask & box).sum()), default=None)
+            if hit is not None and (hit.mask & box).sum() > 0.3 * max(1, int(hit.mask.sum())):
+                self.tracker.add(packet, hit.entity_id, hit.mask, role, hit.kind)  # type: ignore[arg-type]
+                out.append(hit.entity_id)
+            elif len(self.tracker.entity_ids()) < self.cfg.tracker.max_entities:
+                eid, self._next_id = self._next_id, self._next_id + 1
+                self.tracker.add(packet, eid, box, role, "person")  # type: ignore[arg-type]
+                out.append(eid)
+        return out
+
     def _tracked_perpetrator(self, bearing_deg: float | None) -> int | None:
         """The perpetrator already tracked near the cue's bearing (within 30°), if any."""
         ids = set(self.tracker.entity_ids())
@@ -162,3 +186,15 @@ class EntityStage:
             k.yaw_rate_dps, k.approach_mps > 0.5, k.approach_mps < -0.5, circling,
             (not circling) and k.tangential_mps > 1.2,
         )
+
+
+def _box_mask(box: Any, h: int, w: int) -> np.ndarray:
+    """Equirect bool mask of a box whose x1 may run past W across the ±180° seam."""
+    m = np.zeros((h, w), bool)
+    y0, y1 = max(0, int(box.y0)), min(h, int(np.ceil(box.y1)))
+    x0, x1 = int(box.x0), int(np.ceil(box.x1))
+    if y1 <= y0 or x1 <= x0:
+        return m
+    cols = np.arange(x0, x1) % w
+    m[y0:y1, cols] = True
+    return m

@@ -77,3 +77,12 @@ def test_grounding_boxes_seed_the_tracker_without_delaying_the_alert(vlm_server,
     assert vlm_server.grounding_requests == 1 and g["requested"] == 1 and g["answered"] == 1
     assert g["boxes"] == 1 and g["dropped"] == 2 and g["seeded"] == 1
     assert any(e["type"] == "caption" and e["source"] == "vlm" for e in events)
+
+
+def test_seed_box_across_the_seam_covers_both_edges():
+    from models.entities import _box_mask
+    from runtime.packets import Box
+
+    m = _box_mask(Box(90.0, 10.0, 110.0, 20.0), 50, 100)
+    assert m[10:20, 90:100].all() and m[10:20, 0:10].all() and not m[10:20, 10:90].any()
+    assert m.sum() == 20 * 10
