@@ -58,6 +58,20 @@ def test_single_object_matches_reference_exactly(clip):
     assert delta == 0.0
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [512, 1024])
+def test_single_object_matches_reference_at_full_sizes(clip, size):
+    """The same exactness at the edge size 512 and the official 1024 (minutes on a CPU: `-m slow`)."""
+    folder, frames = clip
+    model = U.random_model(size=size)
+    prompts = [(0, 1, "box", U.BOX_A)]
+    ref = U.reference_run(model, folder, prompts)
+    ours, _ = _stream(model, frames, prompts)
+    delta = _max_delta(ref, ours, [1])
+    print(f"single object @ {size}: max |dlogit| = {delta}")
+    assert delta == 0.0
+
+
 def test_three_objects_non_overlap_matches_reference_exactly(clip):
     folder, frames = clip
     model = U.random_model()
