@@ -25,6 +25,7 @@ _K5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 _KV = np.ones((9, 3), np.uint8)
 _K31 = np.ones((3, 1), np.uint8)
 _KH = np.ones((1, 3), np.uint8)  # horizontal tolerance: turning shifts columns, never rows
+_GHOST_REACH = 8  # work pixels a ghost may lie beside its body
 _KREACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 25))  # how far a body extends from its seeds
 
 
@@ -261,6 +262,8 @@ class MotionAnalyzer:
             wb = Box((b.x0 + k) % w, b.y0, (b.x0 + k) % w + (b.x1 - b.x0), b.y1)
             count = 1 + max((c for prev, c in self._still if _box_iou(prev, wb) > 0.8), default=0)
             still.append((wb, count))
+            if count >= 3:
+                self._repair_ghost(world, blob, k)
             held = self._protect is not None and (self._protect & blob.mask).sum() > 0.3 * blob.area
             if count <= self.static_frames or held:
                 continue
@@ -287,7 +290,44 @@ class MotionAnalyzer:
 
         return edge(self._bg) > 1.2 * edge(world)
 
-    def _absorb_fine(self, mask_w: np.ndarray) -> None:
+    def _repair_ghost(self, world: np.ndarray, blob: Blob, k: int) -> None:
+        """Relearn the part of a still blob that is a ghost joined to a real body (someone who stood
+        there in the first frames, then stepped aside: the background keeps their old outline).
+
+        Such a background holds a displaced copy of the body: find the shift that best maps the frame
+        inside the blob onto the background. Where it explains the frame far better than no shift,
+        the body is the part of the blob whose shifted copy is also in the blob, the rest is ghost."""
+        h, w = blob.mask.shape
+        b, r = blob.box, _GHOST_REACH
+        cols = np.arange(int(b.x0) + k - r, int(np.ceil(b.x1)) + k + r) % w
+        y0, y1 = int(b.y0) - r, int(np.ceil(b.y1)) + r
+        if y0 < 0 or y1 > h:
+            return
+        mask = np.roll(blob.mask, k, axis=1)[y0:y1][:, cols]
+        frame, bg = world[y0:y1][:, cols], self._bg[y0:y1][:, cols]
+        hh, ww = mask.shape
+        core = mask[r : hh - r, r : ww - r]
+        fr = frame[r : hh - r, r : ww - r][core]
+        err = {}
+        for dy in (-1, 0, 1):
+            for dx in range(-r, r + 1):
+                sb = bg[r + dy : hh - r + dy, r + dx : ww - r + dx][core]
+                err[(dx, dy)] = float(np.median(np.abs(fr - sb).max(axis=1)))
+        (dx, dy), best = min(err.items(), key=lambda kv: kv[1])
+        import os
+        if os.environ.get("GDBG"): print("G", int(blob.yaw_deg), dx, dy, round(best,1), round(err[(0,0)],1), int(core.sum()))
+        if dx == 0 or best > 0.5 * err[(0, 0)] or best > self.threshold:
+            return
+        moved = mask[r + dy : hh - r + dy, r + dx : ww - r + dx]
+        ghost = core & ~moved
+        if not ghost.any():
+            return
+        full = np.zeros((h, w), np.uint8)
+        full[y0 + r : y1 - r, cols[r : ww - r]] = ghost
+        cv2.accumulateWeighted(world, self._bg, 1.0, mask=full)
+        self._absorb_fine(full, 1.0)
+
+    def _absorb_fine(self, mask_w: np.ndarray, rate: float = 0.3) -> None:
         """The fine background forgets what the coarse one absorbed (else refined masks keep ghosts)."""
         if self._fine_bg is None:
             return
@@ -295,7 +335,7 @@ class MotionAnalyzer:
         mask = cv2.resize(mask_w, (wf, hf), interpolation=cv2.INTER_NEAREST)
         fine_world = self._fine_world  # None on frames the fine background skips: absorbed next frame
         if fine_world is not None and fine_world.shape[:2] == (hf, wf):
-            cv2.accumulateWeighted(fine_world, self._fine_bg, 0.3, mask=mask)
+            cv2.accumulateWeighted(fine_world, self._fine_bg, rate, mask=mask)
 
     @staticmethod
     def _diff(world: np.ndarray, bg: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -406,6 +446,11 @@ class MotionAnalyzer:
         from models.refine import refine_mask
 
         return refine_mask(mf, self._fine_bg, work_mask, 0.6 * self.threshold if threshold is None else threshold)
+
+
+def _grad(img: np.ndarray) -> np.ndarray:
+    g = cv2.cvtColor(img.astype(np.float32), cv2.COLOR_RGB2GRAY)
+    return cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
 
 
 def _grow(strong: np.ndarray, weak: np.ndarray, min_seed: int) -> np.ndarray:

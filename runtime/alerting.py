@@ -120,7 +120,6 @@ class AlertStage:
             motion_hint=motion, appearance_hint=appearance,
         )
 
-
     def _policy_clock(self, work: Work, alert: Alert) -> tuple[Alert, int]:
         """Live: wall clock. Replay: video time plus the real processing lag, so cooldowns mean the same
         in a replay run faster than real time, while a frame that waited too long still goes stale."""
@@ -145,33 +144,38 @@ class AlertStage:
                                  "clock": alert.clock, "bearing_deg": alert.bearing_deg, "latency_ms": latency_ms})
         return True
 
+    def _maybe_alert(self, work: Work, track: Track, speech: str, priority: int) -> Alert | None:
+        """An alert for the perpetrator when this event has not yet told the wearer this much."""
+        if priority <= self.alerted.get(track.entity_id, 0):
+            return None
+        alert = Alert(work.packet.frame_index, work.packet.video_t, work.packet.capture_ns, track.entity_id,
+                      track.role, track.bearing_deg, clock_hour(track.bearing_deg), priority, speech)
+        if not self._speak(work, alert):
+            return None
+        self.alerted[track.entity_id] = priority
+        return alert
+
     def process(self, work: Work) -> Work:
         new_caps: list[Caption] = []
         alerts: list[Alert] = []
         in_event = work.trigger.state in _EVENT_STATES
         if work.trigger.state == "onset":
             self.alerted.clear()
-        tracks = list(work.entities.tracks) if work.entities is not None else []
+        tracks = [t for t in (work.entities.tracks if work.entities is not None else ()) if t.mask.any()]
         requests: dict[int, CaptionRequest] = {}
         for track in tracks:
-            if not track.mask.any():
-                continue
             motion, distance, priority = motion_facts(work.entities, track, work.trigger.cue)
             request = requests[track.entity_id] = self._request(work, track, motion, distance)
-            if track.entity_id not in self.captions:
-                cap = self.template.caption(request)
+            cap = self.template.caption(request)
+            alert = self._maybe_alert(work, track, cap.speech, priority) \
+                if in_event and track.role == "perpetrator" else None
+            old = self.captions.get(track.entity_id)
+            # A caption is (re)made when the entity is new, its role changed, or an alert said something new.
+            if old is None or old.role != cap.role or (alert is not None and old.motion != cap.motion):
                 self.captions[track.entity_id] = cap
                 self.c.captions_template += 1
                 new_caps.append(cap)
-            if not in_event or track.role != "perpetrator":
-                continue
-            if priority <= self.alerted.get(track.entity_id, 0):
-                continue
-            text = self.template.caption(request).speech
-            alert = Alert(work.packet.frame_index, work.packet.video_t, work.packet.capture_ns, track.entity_id,
-                          track.role, track.bearing_deg, clock_hour(track.bearing_deg), priority, text)
-            if self._speak(work, alert):
-                self.alerted[track.entity_id] = priority
+            if alert is not None:
                 alerts.append(alert)
         if self.feed is not None:
             self.feed.observe(work.packet.image, work.packet.video_t, tracks,
