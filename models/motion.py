@@ -212,6 +212,7 @@ class MotionAnalyzer:
         self._window: np.ndarray | None = None
         self.static_frames = int(static_frames)
         self._still: list[tuple[Box, int]] = []
+        self._repaired: list[Box] = []  # world boxes whose ghost was relearnt
         self._protect: np.ndarray | None = None  # work-size camera mask the tracker holds (next frame)
 
     def protect(self, mask: np.ndarray | None) -> None:
@@ -262,8 +263,8 @@ class MotionAnalyzer:
             wb = Box((b.x0 + k) % w, b.y0, (b.x0 + k) % w + (b.x1 - b.x0), b.y1)
             count = 1 + max((c for prev, c in self._still if _box_iou(prev, wb) > 0.8), default=0)
             still.append((wb, count))
-            if count >= 3:
-                self._repair_ghost(world, blob, k)
+            if count >= 3 and not any(_box_iou(wb, r) > 0.2 for r in self._repaired):
+                self._repair_ghost(world, blob, k, wb)
             held = self._protect is not None and (self._protect & blob.mask).sum() > 0.3 * blob.area
             if count <= self.static_frames or held:
                 continue
@@ -290,7 +291,7 @@ class MotionAnalyzer:
 
         return edge(self._bg) > 1.2 * edge(world)
 
-    def _repair_ghost(self, world: np.ndarray, blob: Blob, k: int) -> None:
+    def _repair_ghost(self, world: np.ndarray, blob: Blob, k: int, wb: Box) -> None:
         """Relearn the part of a still blob that is a ghost joined to a real body (someone who stood
         there in the first frames, then stepped aside: the background keeps their old outline).
 
@@ -314,18 +315,58 @@ class MotionAnalyzer:
                 sb = bg[r + dy : hh - r + dy, r + dx : ww - r + dx][core]
                 err[(dx, dy)] = float(np.median(np.abs(fr - sb).max(axis=1)))
         (dx, dy), best = min(err.items(), key=lambda kv: kv[1])
-        import os
-        if os.environ.get("GDBG"): print("G", int(blob.yaw_deg), dx, dy, round(best,1), round(err[(0,0)],1), int(core.sum()))
-        if dx == 0 or best > 0.5 * err[(0, 0)] or best > self.threshold:
+        if dx == 0 or best > 0.5 * err[(0, 0)]:
             return
         moved = mask[r + dy : hh - r + dy, r + dx : ww - r + dx]
-        ghost = core & ~moved
+        # ... and only where the background there holds the body's content seen in the frame at −shift.
+        back = frame[r - dy : hh - r - dy, r - dx : ww - r - dx]
+        held = np.abs(bg[r : hh - r, r : ww - r] - back).max(axis=2) < 1.5 * self.threshold
+        ghost = core & ~moved & held & mask[r - dy : hh - r - dy, r - dx : ww - r - dx]
         if not ghost.any():
             return
+        self._repaired.append(wb)  # once: after it, a body's own parts look like displaced copies
         full = np.zeros((h, w), np.uint8)
         full[y0 + r : y1 - r, cols[r : ww - r]] = ghost
         cv2.accumulateWeighted(world, self._bg, 1.0, mask=full)
         self._absorb_fine(full, 1.0)
+        self._clear_copy(world, blob, k, dx, dy)
+
+    def _clear_copy(self, world: np.ndarray, blob: Blob, k: int, dx: int, dy: int) -> None:
+        """The rest of the copy lies under the body now (a torso over its own old image is invisible):
+        where the background in a person-sized box deviates from what its surroundings predict,
+        replace it by that prediction (inpainting), so the body stands out again."""
+        if not np.isfinite(blob.distance_m):
+            return
+        h, w = blob.mask.shape
+        b = blob.box
+        top_pitch = float(np.degrees(np.arctan((1.8 - self.camera_height_m) / blob.distance_m)))
+        y0 = max(2, int((0.5 - top_pitch / 180.0) * h))
+        y1 = min(h - 2, int(np.ceil(b.y1)) + 1)
+        if y1 - y0 < 4:
+            return
+        m = abs(dx) + 1
+        cols = np.arange(int(b.x0) + k - m - 2, int(np.ceil(b.x1)) + k + m + 2) % w
+        bg = self._bg[y0 - 1 : y1 + 1][:, cols]
+        hole = np.zeros(bg.shape[:2], np.uint8)
+        hole[1:-1, 2:-2] = 1
+        bg8 = np.clip(bg, 0, 255).astype(np.uint8)
+        pred = cv2.inpaint(bg8, hole, 3, cv2.INPAINT_TELEA).astype(np.float32)
+        odd = (np.abs(bg - pred).max(axis=2) > self.threshold) & (hole > 0)
+        # ... and holds the body as the frame shows it, displaced: the copy, not street texture.
+        back = world[y0 - 1 - dy : y1 + 1 - dy][:, (cols - dx) % w]
+        odd &= np.abs(bg - back).max(axis=2) < 0.5 * self.threshold
+        if not odd.any():
+            return
+        full = np.zeros((h, w), np.uint8)
+        full[y0 - 1 : y1 + 1, cols] = odd
+        fill = self._bg.copy()
+        fill[y0 - 1 : y1 + 1, cols] = pred
+        cv2.accumulateWeighted(fill, self._bg, 1.0, mask=full)
+        if self._fine_bg is not None:  # refined masks are cut against the fine one: clear it there too
+            hf, wf = self._fine_bg.shape[:2]
+            up = cv2.resize(self._bg, (wf, hf), interpolation=cv2.INTER_LINEAR)
+            cv2.accumulateWeighted(up, self._fine_bg, 1.0, mask=cv2.resize(
+                full, (wf, hf), interpolation=cv2.INTER_NEAREST))
 
     def _absorb_fine(self, mask_w: np.ndarray, rate: float = 0.3) -> None:
         """The fine background forgets what the coarse one absorbed (else refined masks keep ghosts)."""
@@ -333,7 +374,7 @@ class MotionAnalyzer:
             return
         hf, wf = self._fine_bg.shape[:2]
         mask = cv2.resize(mask_w, (wf, hf), interpolation=cv2.INTER_NEAREST)
-        fine_world = self._fine_world  # None on frames the fine background skips: absorbed next frame
+        fine_world = self._fine_world  # None on frames the fine background skips
         if fine_world is not None and fine_world.shape[:2] == (hf, wf):
             cv2.accumulateWeighted(fine_world, self._fine_bg, rate, mask=mask)
 
@@ -357,6 +398,7 @@ class MotionAnalyzer:
         fresh = self._bg is None or self._bg.shape[:2] != (h, w)
         if fresh:
             self._bg, self._offset, self._seen, self._protect = rgb.astype(np.float32), 0.0, 0, None
+            self._repaired = []
         else:
             self._offset = self._estimate_offset(gray)
         self._seen += 1
