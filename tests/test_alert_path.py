@@ -37,8 +37,9 @@ def test_event_alerted_on_time_at_the_right_clock_hour(root, name):
 
 
 THROW_IOU = pytest.mark.xfail(strict=True, reason=(
-    "open: throw perpetrator IoU 0.46 < 0.5 — a still thrower leaves a ghost in the background model "
-    "beside the body, and the thrown ball merges into the mask while it passes over the body"))
+    "open: throw perpetrator IoU 0.46 < 0.5 on the 960x480 H.264 clip (0.55 on the raw frames, 0.53 on "
+    "the 1920x960 clip) — ghost remnants of the still thrower in the fine background, and the thrown ball "
+    "merging into the mask while it passes over the body"))
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=THROW_IOU) if n == "throw" else n for n in EVENTS])

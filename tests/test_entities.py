@@ -22,12 +22,7 @@ def _run(name: str):
     return run_scenario(name, width=960)
 
 
-_GHOST = pytest.mark.xfail(strict=True, reason="the thrower walks slowly while the background is first learnt "
-                           "and then stands still: the learnt background keeps a ghost of its first position "
-                           "joined to its body, so the mask carries the ghost (open: needs ghost removal)")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_GHOST) if n == "throw" else n for n in EVENTS])
+@pytest.mark.parametrize("name", EVENTS)
 def test_perpetrator_mask_iou_over_the_event_window(name):
     r = _run(name)
     assert r.iou is not None and r.iou >= 0.5, f"{name}: perpetrator IoU {r.iou} (onsets {r.onsets})"
