@@ -14,7 +14,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from runtime.packets import FramePacket
 
@@ -23,10 +22,10 @@ CAM_H = 1.6
 
 
 def street(width: int) -> np.ndarray:
-    path = DATA / "street_equirect_3840x1920.jpg"
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
-    bgr = cv2.imread(str(path))
+    """The street panorama as bundled with the scenario generator, so the scene is the same on every machine."""
+    from runtime.scenario.background import PANORAMA
+
+    bgr = cv2.imread(str(PANORAMA))
     return cv2.cvtColor(cv2.resize(bgr, (width, width // 2), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
 
 
