@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="out/demo", metavar="DIR", help="output folder (default: out/demo)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=int, default=1920, help="equirect width of the rendered clip (height = width/2)")
+    p.add_argument("--fast", action="store_true",
+                   help="replay as fast as possible (default: paced like a camera, so the latency shown is the "
+                        "wearer's)")
     add_config_args(p)
     p.set_defaults(func=run)
 
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     gt = load_gt(clip_dir / "gt.json")
     console.print(f"[bold]2/2[/] replaying {clip_dir / 'clip.mp4'} with the embedded default "
                   f"(trigger={cfg.trigger.backend}, tracker={cfg.tracker.backend}, captioner={cfg.captioner.backend})")
-    source = open_source(str(clip_dir / "clip.mp4"), cfg.source)
+    source = open_source(str(clip_dir / "clip.mp4"), cfg.source, realtime=not args.fast)
     result = run_session(cfg, source, out / "replay", resolve_mounting(cfg.bearings, gt.yaw_offset_deg), live=False)
     for ev in gt.events:
         console.print(f"ground truth: {ev.cls} from frame {ev.start_frame} to {ev.end_frame}")
