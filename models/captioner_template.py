@@ -75,7 +75,7 @@ def speech_line(kind: str, bearing_deg: float, motion: str, distance: str = "") 
     """'Behind you, 5 o'clock: person approaching fast.' — short, place first."""
     hour = clock_hour(bearing_deg)
     what = f"{kind} {motion}".strip() if motion else kind
-    if distance == "within arm's reach" and "reach" not in what:
+    if distance == "within arm's reach" and "reach" not in what and "close" not in what:
         what = f"{what}, very close"
     return f"{where_words(bearing_deg)}, {hour} o'clock: {what}."
 

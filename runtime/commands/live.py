@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 
 from runtime.cli import add_config_args
@@ -22,17 +23,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 class _TimeLimited:
-    """Wraps a live source so `--duration` ends the run like an unplugged camera would."""
+    """Wraps a live source so `--duration` ends the run like an unplugged camera would — also while the
+    source is blocked reconnecting (a timer closes it; closing interrupts its backoff)."""
 
     def __init__(self, source, seconds: float | None) -> None:
         self.source, self.seconds, self.info = source, seconds, source.info
 
     def __iter__(self):
-        end = None if self.seconds is None else time.monotonic() + self.seconds
-        for packet in self.source:
-            yield packet
-            if end is not None and time.monotonic() >= end:
-                return
+        timer = None
+        if self.seconds is not None:
+            timer = threading.Timer(self.seconds, self.source.close)
+            timer.daemon = True
+            timer.start()
+        try:
+            yield from self.source
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def close(self) -> None:
         self.source.close()
