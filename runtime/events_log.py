@@ -11,22 +11,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from pycocotools import mask as mask_utils
-
 from runtime.packets import Alert, Caption, Track
-
-
-def encode_rle(mask: np.ndarray) -> dict[str, Any]:
-    """COCO RLE of a bool H×W mask, JSON-ready (counts as str)."""
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
-
-
-def decode_rle(rle: dict[str, Any]) -> np.ndarray:
-    counts = rle["counts"]
-    obj = {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-    return mask_utils.decode(obj).astype(bool)
+from runtime.rle import decode_rle, encode_rle  # noqa: F401  (decode_rle re-exported for readers)
 
 
 class EventLog:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,9 @@ from typing import Any
 import numpy as np
 
 from runtime.errors import InputError
+from runtime.rle import decode_rle, encode_rle  # noqa: F401  (re-exported: gt callers use these names)
 
 GT_FORMAT = "ego360-gt/1"
-
-
-def encode_rle(mask: np.ndarray) -> dict[str, Any]:
-    """COCO RLE of a bool H×W mask, with `counts` as an ASCII string so it is JSON-ready."""
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8, copy=False)))
-    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
 
 
 def encode_rle_columns(block: np.ndarray, col0: int, width: int) -> dict[str, Any]:
@@ -54,17 +46,6 @@ def encode_rle_columns(block: np.ndarray, col0: int, width: int) -> dict[str, An
         runs.append(trailing)
     rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
     return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
-
-
-def decode_rle(rle: dict[str, Any]) -> np.ndarray:
-    """Inverse of `encode_rle`: bool H×W array."""
-    from pycocotools import mask as mask_utils
-
-    counts = rle["counts"]
-    raw = {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-    with warnings.catch_warnings():  # pycocotools' own NumPy-2 `copy=` deprecation, not ours
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return mask_utils.decode(raw).astype(bool)
 
 
 def direction_of(bearing_deg: float) -> str:
