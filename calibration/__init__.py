@@ -1,1 +1,1 @@
-"""Mounting calibration and INT8 calibration."""
+"""Camera mounting calibration (yaw offset, pitch, roll, height): the file the runtime reads at start."""

@@ -1,8 +1,9 @@
 """The mounting calibration file: where it lives, how it is read, how it is written.
 
-Kept free of `runtime.bearings` (which wraps these plain values in `Mounting`) so the two never
-import each other. The file is a tiny TOML document with a version field, written atomically
-(temp file + rename) so a crash or a full disk never leaves a half-written calibration behind.
+`Mounting` itself (the conversion maths) lives in `ego360.core.geometry`, which imports nothing
+of ours; this module is the layer above it that touches the disk. The file is a tiny TOML document
+with a version field, written atomically (temp file + rename) so a crash or a full disk never leaves
+a half-written calibration behind.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import math
 import os
 import tempfile
 import tomllib
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from runtime.errors import ConfigError
+from ego360.core.errors import ConfigError
+from ego360.core.geometry import Mounting
 
 FORMAT_VERSION = 1
 KEYS = ("yaw_offset_deg", "pitch_deg", "roll_deg")
@@ -63,7 +67,7 @@ def read_values(path: str | Path) -> dict[str, float]:
 
 def render_values(values: dict[str, float]) -> str:
     """The file's text; `repr` of a float round-trips exactly through TOML."""
-    lines = ["# ego360 camera mounting calibration (see runtime.bearings.Mounting for the conventions)",
+    lines = ["# ego360 camera mounting calibration (see ego360.core.geometry.Mounting for the conventions)",
              f"version = {FORMAT_VERSION}"]
     lines += [f"{key} = {float(values.get(key, 0.0))!r}" for key in KEYS]
     return "\n".join(lines) + "\n"
@@ -90,3 +94,33 @@ def write_values(path: str | Path, values: dict[str, float]) -> Path:
         raise ConfigError(f"cannot write calibration file {p} ({exc.strerror}); choose another path with --out")\
             from None
     return p
+
+
+def load_mounting(path: str | Path | None = None) -> Mounting:
+    """Read a calibration file (default: `calibration.mounting.default_path()`); ConfigError if bad."""
+    return Mounting(**read_values(path if path else default_path()))
+
+
+def save_mounting(path: str | Path | None, m: Mounting) -> Path:
+    """Write atomically; returns the path written."""
+    return write_values(path if path else default_path(), asdict(m))
+
+
+def resolve_mounting(bearings_cfg: Any, cli_yaw_offset: float | None = None) -> Mounting:
+    """Per-field precedence: CLI `--yaw-offset` > non-zero config value > calibration file > zero.
+
+    A config value of exactly 0 counts as "not set" (the config default), so a calibration file is
+    never hidden by an untouched config. `bearings.calibration_file` names the file explicitly (it
+    must then exist); otherwise the default path is used only if present.
+    """
+    explicit = str(getattr(bearings_cfg, "calibration_file", "") or "")
+    path = Path(explicit).expanduser() if explicit else default_path()
+    from_file = load_mounting(path) if explicit or path.is_file() else Mounting()
+    values = asdict(from_file)
+    for key in ("yaw_offset_deg", "pitch_deg", "roll_deg"):
+        cfg_value = float(getattr(bearings_cfg, key, 0.0) or 0.0)
+        if cfg_value != 0.0:
+            values[key] = cfg_value
+    if cli_yaw_offset is not None:
+        values["yaw_offset_deg"] = float(cli_yaw_offset)
+    return Mounting(**values)

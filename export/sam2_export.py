@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.errors import ModelError
+from ego360.core.errors import ModelError
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,10 @@ def export_sam2(config: str, image_size: int, out: Path, checkpoint: str | None 
                 verify: bool = False, frames: int = 16) -> ExportReport:
     import torch
 
-    from export.manifest import build_manifest, write_manifest
-    from export.sam2_onnx import export_graphs, verify_graphs
-    from models.sam2.adapters import GLUE, glue_state
-    from models.sam2.build import build_model
+    from ego360.export.sam2_onnx import export_graphs, verify_graphs
+    from ego360.models.sam2.adapters import GLUE, glue_state
+    from ego360.models.sam2.build import build_model
+    from ego360.models.sam2.manifest import build_manifest, write_manifest
 
     if (checkpoint is None) == (seed is None):
         raise ModelError("give exactly one of --checkpoint PATH or --random-weights --seed N")
@@ -58,8 +58,8 @@ def synthetic_frames(n: int, hw: tuple[int, int] = (96, 128), seed: int = 0) -> 
 
 def track_iou(model: Any, folder: Path, n: int) -> float:
     """Track one box-prompted object for `n` frames with PyTorch and with ONNX Runtime; min mask IoU."""
-    from models.sam2.backend_onnx import attach_sessions
-    from models.sam2.streaming import SAM2StreamTracker
+    from ego360.models.sam2.backend_onnx import attach_sessions
+    from ego360.models.sam2.streaming import SAM2StreamTracker
 
     ort_model = attach_sessions(copy.deepcopy(model), folder, ["CPUExecutionProvider"])
     frames = synthetic_frames(n)

@@ -2,7 +2,7 @@
 
 Why per network: the memory bank's bookkeeping (which frames, which pointers, temporal encodings) is
 Python control flow that changes per frame; the heavy, fixed-topology parts are what an inference
-engine should run. Names and shapes come from `export.names`, which the loaders also read.
+engine should run. Names and shapes come from `ego360.models.sam2.names`, which the loaders also read.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from export import names as N
+from ego360.models.sam2 import names as N
+from ego360.models.sam2.ring import pack_ring, ring_valid  # noqa: F401 (pack_ring re-used by tests)
 
 
 def _wrappers(model: Any) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def _masked_rope_attention(attn: Any, q: Any, k: Any, v: Any, num_k_exclude_rope
     import torch
     import torch.nn.functional as F
 
-    from models.sam2.rope import apply_rotary_enc_real
+    from ego360.models.sam2.rope import apply_rotary_enc_real
 
     q = attn._separate_heads(attn.q_proj(q), attn.num_heads)
     k = attn._separate_heads(attn.k_proj(k), attn.num_heads)
@@ -112,43 +113,6 @@ def ring_memory_attention(ma: Any, curr: Any, curr_pos: Any, memory: Any, memory
         tgt2 = layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm3(tgt)))))
         output = tgt + layer.dropout3(tgt2)
     return ma.norm(output).transpose(0, 1)
-
-
-def ring_valid(image_size: int, fills: list[tuple[int, int]]) -> Any:
-    """(B, L) validity of the ring for per-object fills (spatial memory frames, pointer tokens)."""
-    import torch
-
-    hw = (image_size // 16) ** 2
-    valid = torch.zeros(len(fills), N.ring_length(image_size))
-    for b, (frames, ptr_tokens) in enumerate(fills):
-        valid[b, : frames * hw] = 1.0
-        valid[b, N.RING_FRAMES * hw : N.RING_FRAMES * hw + ptr_tokens] = 1.0
-    return valid
-
-
-def pack_ring(memory: Any, memory_pos: Any, num_obj_ptr_tokens: int, image_size: int) -> tuple[Any, Any, Any]:
-    """Variable-length memory (M, B, C) with its pointer tokens last → the padded ring (L, B, C), zero
-    padding, and `memory_valid` (B, L). A memory longer than the ring is a ModelError (the stream must
-    cap its conditioning frames at `names.RING_COND_FRAMES`)."""
-    from runtime.errors import ModelError
-
-    hw = (image_size // 16) ** 2
-    n_ptr = int(num_obj_ptr_tokens)
-    spatial = memory.shape[0] - n_ptr
-    frames = spatial // hw
-    if spatial % hw or frames > N.RING_FRAMES or n_ptr > N.RING_POINTERS * N.PTR_TOKENS:
-        raise ModelError(f"memory of {frames} frames + {n_ptr} pointer tokens does not fit the TensorRT ring "
-                         f"({N.RING_FRAMES} frames, {N.RING_POINTERS * N.PTR_TOKENS} tokens); "
-                         f"cap conditioning frames at {N.RING_COND_FRAMES}")
-    length, base = N.ring_length(image_size), N.RING_FRAMES * hw
-    out = []
-    for x in (memory, memory_pos):
-        ring = x.new_zeros((length, *x.shape[1:]))
-        ring[:spatial] = x[:spatial]
-        ring[base : base + n_ptr] = x[spatial:]
-        out.append(ring)
-    valid = ring_valid(image_size, [(frames, n_ptr)] * memory.shape[1]).to(memory.device)
-    return out[0], out[1], valid
 
 
 RING_FILLS = ((1, 4), (3, 20), (N.RING_FRAMES, N.RING_POINTERS * N.PTR_TOKENS))  # verify: low, mid, full
@@ -185,7 +149,7 @@ def export_graphs(model: Any, image_size: int, out_dir: Path, only: tuple[str, .
     (real-valued RoPE inside)."""
     import torch
 
-    from models.sam2.rope import real_rope
+    from ego360.models.sam2.rope import real_rope
 
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs = example_inputs(image_size)

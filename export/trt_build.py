@@ -1,7 +1,7 @@
 """TensorRT engines from the exported ONNX graphs: FP32 / FP16 / INT8, profiles, precision overrides.
 
 Why the pure functions: profile shapes and the choice of layers kept in FP16 under INT8 decide an
-engine's accuracy and speed but need no GPU to compute, so they are functions over `export.names` and
+engine's accuracy and speed but need no GPU to compute, so they are functions over `ego360.models.sam2.names` and
 over (layer name, layer type) pairs, tested on CPU; `build_engine` only feeds their results to the
 TensorRT 10 Python API (`tensorrt` is imported inside the functions that need it).
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from export import names as N
-from runtime.errors import ConfigError, ModelError
+from ego360.core.errors import ConfigError, ModelError
+from ego360.models.sam2 import names as N
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +25,7 @@ PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 Shape = tuple[int, ...]
 ProfileShapes = dict[str, tuple[Shape, Shape, Shape]]  # input -> (min, opt, max)
 
-# graphs that become engines: the variable-length memory attention is replaced by the padded ring
-ENGINE_GRAPHS: tuple[str, ...] = ("image_encoder", "memory_attention_ring", "memory_encoder", "prompt_encoder",
-                                  "mask_decoder_multi", "mask_decoder_single")
+ENGINE_GRAPHS = N.ENGINE_GRAPHS
 # which graphs INT8 applies to; the others of an int8 build are FP16 (small, precision-sensitive)
 INT8_GRAPHS: tuple[str, ...] = ("image_encoder",)
 
@@ -170,7 +168,7 @@ def _save_timing_cache(config: Any, path: Path | None) -> None:
 def build_engine(onnx_path: Path, out_path: Path, precision: Precision, profiles: Sequence[Mapping[str, tuple]],
                  calibrator: Any = None, timing_cache: Path | None = None,
                  keep_fp16_layers: Sequence[str] = KEEP_FP16_DEFAULT, workspace_gib: float = 4.0) -> BuiltEngine:
-    """Serialize one engine. INT8 needs a TensorRT calibrator (`calibration.int8.*Calibrator.as_trt()`)
+    """Serialize one engine. INT8 needs a TensorRT calibrator (`ego360.export.int8.*Calibrator.as_trt()`)
     and enables FP16 too, with `keep_fp16_layers` pinned to FP16 (obeyed, not just preferred)."""
     import tensorrt as trt
 
@@ -223,9 +221,9 @@ def build_engines(onnx_dir: Path, engine_dir: Path, precision: Precision, calib_
     and the engine manifest; INT8 only for `INT8_GRAPHS` (the rest FP16). Returns the manifest path."""
     import shutil
 
-    from export.manifest import load_manifest
-    from export.trt_manifest import current_environment, engine_entry, write_trt_manifest
-    from models.sam2.adapters import GLUE
+    from ego360.models.sam2.adapters import GLUE
+    from ego360.models.sam2.manifest import load_manifest
+    from ego360.models.sam2.trt_manifest import current_environment, engine_entry, write_trt_manifest
 
     onnx_dir, engine_dir = Path(onnx_dir), Path(engine_dir)
     env = current_environment()  # fails first, in one line, where TensorRT or the GPU is missing
@@ -237,7 +235,7 @@ def build_engines(onnx_dir: Path, engine_dir: Path, precision: Precision, calib_
         prec = precision if precision != "int8" or graph in INT8_GRAPHS else "fp16"
         calibrator = None
         if prec == "int8":
-            from calibration.int8 import calibrator_for_graph
+            from ego360.export.int8 import calibrator_for_graph
 
             calibrator = calibrator_for_graph(graph, calib_dir, size, engine_dir / f"{graph}.calib.cache",
                                               calibrator_kind).as_trt()

@@ -11,20 +11,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from runtime.bearings import wrap_deg
-from runtime.packets import Box
+from ego360.core.geometry import col_yaw, row_pitch, wrap_deg
+from ego360.core.packets import Box
 
 _KV = np.ones((9, 3), np.uint8)  # vertical joining: head, torso and legs stay one mover
-
-
-def col_yaw(x: np.ndarray | float, w: int) -> np.ndarray | float:
-    """Camera yaw (deg) of column centre(s) x on a w-wide equirect."""
-    return (np.asarray(x, dtype=np.float64) + 0.5) / w * 360.0 - 180.0
-
-
-def row_pitch(y: np.ndarray | float, h: int) -> np.ndarray | float:
-    """Pitch (deg) of row centre(s) y on an h-high equirect."""
-    return 90.0 - (np.asarray(y, dtype=np.float64) + 0.5) / h * 180.0
 
 
 def circular_mean_deg(angles: np.ndarray, weights: np.ndarray | None = None) -> float:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.captioning import CaptionRequest
-from runtime.bearings import clock_hour
-from runtime.packets import Caption
+from ego360.core.geometry import clock_hour
+from ego360.core.packets import Caption, CaptionRequest
 
 # Hue ranges (OpenCV hue 0..180) → words; achromatic colours are decided by saturation/value first.
 _HUES = ((0, 8, "red"), (8, 20, "orange"), (20, 33, "yellow"), (33, 85, "green"), (85, 100, "teal"),
@@ -84,6 +83,7 @@ class TemplateCaptioner:
     """Captioner interface implementation needing no weights."""
 
     name = "template"
+    is_vlm = False  # measured words only: never blocks, runs on the alert thread
 
     def caption(self, request: CaptionRequest) -> Caption:
         kind = request.kind if request.kind != "unknown" else "someone"

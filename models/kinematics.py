@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from runtime.bearings import wrap_deg
+from ego360.core.geometry import wrap_deg
 
 
 def ramp(x: float, zero_at: float, one_at: float) -> float:

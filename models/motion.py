@@ -16,22 +16,9 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from models.blobs import (  # noqa: F401  (re-exported)
-    Blob,
-    MotionFrame,
-    _box_iou,
-    _camera_distance,
-    circular_mean_deg,
-    col_yaw,
-    extract_blobs,
-    mask_geometry,
-    roll_frac,
-    row_pitch,
-    to_full,
-    to_work,
-)
-from models.kinematics import History, Kinematics, distance_class, ramp, robust_slope  # noqa: F401  (re-exported)
-from runtime.packets import Box, FramePacket
+from ego360.core.geometry import row_pitch
+from ego360.core.packets import Box, FramePacket
+from ego360.models.blobs import Blob, MotionFrame, _box_iou, _camera_distance, extract_blobs, roll_frac
 
 _K3 = np.ones((3, 3), np.uint8)
 _K5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
@@ -342,7 +329,7 @@ class MotionAnalyzer:
         """Full-resolution mask of one entity: its coarse (work-size) mask re-cut against the fine
         background inside its box, so colours near the background and thin limbs are kept right.
         The threshold is lower than the detection one: the coarse mask already says a mover is here."""
-        from models.refine import refine_mask
+        from ego360.models.refine import refine_mask
 
         return refine_mask(mf, self._fine_bg, work_mask, 0.6 * self.threshold if threshold is None else threshold)
 

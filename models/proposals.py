@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.motion import Blob, MotionFrame, mask_geometry, to_full
-from runtime.bearings import Mounting, wrap_deg
-from runtime.packets import Box
+from ego360.core.geometry import Mounting, wrap_deg
+from ego360.core.packets import Box
+from ego360.models.blobs import Blob, MotionFrame, mask_geometry, to_full
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from models.motion import mask_geometry
+from ego360.models.blobs import mask_geometry
 
 _K3 = np.ones((3, 3), np.uint8)
 _KH = np.ones((1, 3), np.uint8)  # turning misaligns columns only

@@ -15,9 +15,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from models.motion import MotionAnalyzer, MotionFrame, mask_geometry, to_work
-from runtime.bearings import Mounting, wrap_deg
-from runtime.packets import Box, FramePacket, Role, Track
+from ego360.core.geometry import Mounting, wrap_deg
+from ego360.core.packets import Box, FramePacket, Role, Track
+from ego360.models.blobs import MotionFrame, mask_geometry, to_work
+from ego360.models.motion import MotionAnalyzer
 
 _PAD = 32
 
@@ -39,7 +40,7 @@ def _mounting_from(cfg: Any) -> Mounting:
 
 
 class ClassicalTracker:
-    """`models.tracking.Tracker` with DIS optical flow + foreground re-segmentation (OpenCV only)."""
+    """`ego360.core.interfaces.Tracker` with DIS optical flow + foreground re-segmentation (OpenCV only)."""
 
     name = "classical"
 
@@ -52,10 +53,6 @@ class ClassicalTracker:
         self._objs: dict[int, _Obj] = {}
         self._prev: MotionFrame | None = None
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
-
-    def use_motion(self, motion: MotionAnalyzer) -> None:
-        """Share the trigger's analyzer (same frames → computed once)."""
-        self.motion = motion
 
     # -- Tracker interface ---------------------------------------------------------------------
     def add(self, frame: FramePacket, entity_id: int, mask: np.ndarray, role: Role, kind: str = "unknown") -> None:
@@ -71,6 +68,13 @@ class ClassicalTracker:
     def entity_ids(self) -> list[int]:
         return sorted(self._objs)
 
+    def occupancy(self, height: int, width: int) -> np.ndarray:
+        held = np.zeros(self._prev.gray.shape if self._prev is not None else (height, width), bool)
+        for o in self._objs.values():
+            if o.mask.shape == held.shape:
+                held |= o.mask
+        return held if held.shape == (height, width) else to_work(held, (height, width))
+
     def track(self, frame: FramePacket) -> list[Track]:
         mf = self.motion.analyze(frame)
         moving = [i for i, o in self._objs.items() if o.added_frame != frame.frame_index]
@@ -85,6 +89,8 @@ class ClassicalTracker:
         held = np.zeros(mf.gray.shape, bool)
         for o in self._objs.values():
             held |= o.mask
+        # feedback through the shared motion service (named in both constructors): the background
+        # must not learn what the tracker holds
         self.motion.protect(cv2.dilate(held.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool))
         return tracks
 

@@ -14,12 +14,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from models.event_state import EventStateMachine
-from models.motion import Blob, History, Kinematics, MotionAnalyzer, MotionFrame, ramp
-from runtime.bearings import Mounting, wrap_deg
-from runtime.config import TriggerConfig, check_choice
-from runtime.errors import ModelError
-from runtime.packets import FramePacket, TriggerResult
+from ego360.core.config import TriggerConfig
+from ego360.core.errors import ModelError
+from ego360.core.geometry import Mounting, wrap_deg
+from ego360.core.packets import FramePacket, TriggerResult
+from ego360.models.blobs import Blob, MotionFrame
+from ego360.models.event_state import EventStateMachine
+from ego360.models.kinematics import History, Kinematics, ramp
+from ego360.models.motion import MotionAnalyzer
 
 GESTURE_HOLD_S = 2.0
 
@@ -207,12 +209,3 @@ class OnnxTrigger:
         step = self.states.update(score)
         bearing = float(self.mounting.wearer_yaw(cam_yaw)) if score > 0.0 else None
         return TriggerResult(packet.frame_index, score, bearing, "learned", step.state, step.event_id)
-
-
-TRIGGERS: dict[str, type] = {"motion": MotionTrigger, "onnx": OnnxTrigger}
-
-
-def make_trigger(cfg: TriggerConfig, mounting: Mounting | None = None, **kwargs: Any) -> Trigger:
-    """Build the configured trigger; unknown name → ConfigError listing the valid names."""
-    check_choice("trigger.backend", cfg.backend, TRIGGERS)
-    return TRIGGERS[cfg.backend](cfg, mounting, **kwargs)

@@ -1,3 +1,1 @@
-"""ego360 runtime: light to import (no torch, sam2, tensorrt or transformers at module level)."""
-
-__version__ = "0.1.0"
+"""ego360 runtime: sources, pipeline, stages, alerting, audio, session (the run path; no torch at import)."""

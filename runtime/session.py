@@ -14,76 +14,23 @@ import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime.alerting import AlertStage, Work
-from runtime.annotate import AnnotatedVideo
-from runtime.bearings import Mounting
-from runtime.config import Config
-from runtime.events_log import EventLog
-from runtime.packets import Caption, FramePacket, SourceInfo
-from runtime.pipeline import OverflowPolicy, Runner
+from ego360.core.config import Config
+from ego360.core.geometry import Mounting
+from ego360.core.packets import SourceInfo
+from ego360.runtime.pipeline import OverflowPolicy, Runner
+from ego360.runtime.services.annotated_video import AnnotatedVideo
+from ego360.runtime.services.events_log import EventLog
+from ego360.runtime.stages.alerts import AlertStage
+from ego360.runtime.stages.entities import EntityStage
+from ego360.runtime.stages.output import OutputStage
+from ego360.runtime.stages.trigger import TriggerStage
+
+if TYPE_CHECKING:  # the speaker pulls in the audio stack; built only when a run starts
+    from ego360.runtime.audio.speaker import Speaker
 
 log = logging.getLogger(__name__)
-
-
-class TriggerStage:
-    """Frame → Work with the anomaly score (the trigger keeps its own motion history)."""
-
-    name = "trigger"
-
-    def __init__(self, trigger: Any) -> None:
-        self.trigger = trigger
-
-    def process(self, packet: FramePacket) -> Work:
-        return Work(packet=packet, trigger=self.trigger.process(packet))
-
-
-class EntityStageAdapter:
-    """Runs the entity stage (proposals, roles, tracker) — the queue before it may drop in live mode.
-
-    In grounding mode the VLM's boxes (asked for at onset, answered later) seed the tracker too.
-    """
-
-    name = "tracker"
-
-    def __init__(self, stage: Any, grounding: Any | None = None) -> None:
-        self.stage = stage
-        self.grounding = grounding
-
-    def process(self, work: Work) -> Work:
-        if self.grounding is not None:
-            if work.trigger.state == "onset":
-                self.grounding.on_onset(work.packet.image, work.trigger.bearing_deg, work.packet.frame_index)
-            seeds = self.grounding.poll()
-            if seeds:
-                self.grounding.stats.seeded += len(self.stage.seed(work.packet, seeds))
-        return dataclasses.replace(work, entities=self.stage.process(work.packet, work.trigger))
-
-
-class OutputStage:
-    """Per-frame lines of events.jsonl and the annotated video, off the alert thread."""
-
-    name = "output"
-
-    def __init__(self, events: EventLog, video: AnnotatedVideo | None) -> None:
-        self.events = events
-        self.video = video
-        self.captions: dict[int, Caption] = {}
-        self.latencies_ms: list[float] = []
-
-    def process(self, work: Work) -> Work:
-        p, trig = work.packet, work.trigger
-        self.events.frame(p.frame_index, p.video_t, trig.score, state=trig.state, cue=trig.cue)
-        tracks = list(work.entities.tracks) if work.entities is not None else []
-        for t in tracks:
-            self.events.track(t)
-        for c in work.captions:
-            self.captions[c.entity_id] = c
-        if self.video is not None:
-            self.video.write(p.image, tracks, self.captions, trig.score, p.video_t)
-        self.latencies_ms.append((time.monotonic_ns() - p.capture_ns) / 1e6)
-        return work
 
 
 @dataclass
@@ -109,43 +56,47 @@ def _peak_rss_mb() -> float:
 
 
 def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Path, *, live: bool,
-                 speaker: Any | None = None) -> tuple[list, EventLog, AnnotatedVideo | None, AlertStage, OutputStage]:
-    """Everything but the source, so tests can drive the stages with their own sources."""
-    from models.entities import EntityStage
-    from models.registry import check_backends, create_captioner, create_tracker
-    from models.trigger import make_trigger
+                 speaker: Speaker | None = None,
+                 ) -> tuple[list, EventLog, AnnotatedVideo | None, AlertStage, OutputStage]:
+    """Everything but the source, so tests can drive the stages with their own sources.
 
-    check_backends(cfg.tracker, cfg.captioner)
+    Every service is built here and handed to the stages that use it: one motion analysis shared by
+    the trigger, the tracker and the entity stage (computed once per frame, the tracker's held masks
+    fed back to it), the captioner, the grounding feed, the speaker and the outputs."""
+    from ego360.models.motion import MotionAnalyzer
+    from ego360.models.registry import check_backends, create_captioner, create_tracker, create_trigger
+
+    check_backends(cfg.tracker, cfg.captioner, cfg.trigger)
     events = EventLog(out_dir / "events.jsonl", write_tracks=cfg.output.tracks)
     video = AnnotatedVideo(out_dir / "annotated.mp4", info.fps / cfg.runner.process_every) \
         if cfg.output.annotated_video else None
-    trigger = make_trigger(cfg.trigger, mounting)
-    entity_stage = EntityStage(cfg, mounting, lambda c: create_tracker(c, mounting),
-                               motion=getattr(trigger, "motion", None))
-    if speaker is None:
-        speaker = make_speaker(cfg, out_dir / "alerts.wav")
+    t = cfg.trigger
+    motion = MotionAnalyzer(t.work_width, t.fg_threshold, t.camera_height_m)
+    trigger = create_trigger(cfg.trigger, mounting, motion=motion)
     captioner = create_captioner(cfg.captioner)
-    alert_stage = AlertStage(cfg, events, speaker, captioner, live=live)
     grounding = None
     if cfg.captioner.grounding:
-        from runtime.grounding_feed import GroundingFeed
+        from ego360.runtime.services.grounding_feed import GroundingFeed
 
         grounding = GroundingFeed(cfg.captioner, captioner, mounting)
+    entity_stage = EntityStage(cfg, mounting, create_tracker(cfg, mounting, motion), motion, grounding)
+    if speaker is None:
+        speaker = make_speaker(cfg, out_dir / "alerts.wav")
+    alert_stage = AlertStage(cfg, events, speaker, captioner, live=live, grounding=grounding)
     policy = OverflowPolicy(cfg.runner.live_policy if live else cfg.runner.replay_policy)
     output = OutputStage(events, video)
     stages = [
         (TriggerStage(trigger), policy),
-        (EntityStageAdapter(entity_stage, grounding), policy),
+        (entity_stage, policy),
         (alert_stage, OverflowPolicy.BLOCK),  # alerts never drop: they are the product
         (output, policy if live else OverflowPolicy.BLOCK),
     ]
-    alert_stage.grounding = grounding  # reported in the summary, closed with the alert stage
     return stages, events, video, alert_stage, output
 
 
-def make_speaker(cfg: Config, wav_path: Path | None) -> Any:
-    from runtime.audio.sinks import open_sink
-    from runtime.audio.speaker import Speaker
+def make_speaker(cfg: Config, wav_path: Path | None) -> Speaker:
+    from ego360.runtime.audio.sinks import open_sink
+    from ego360.runtime.audio.speaker import Speaker
 
     return Speaker(cfg.audio, cfg.tts, open_sink(cfg.audio, wav_path))
 

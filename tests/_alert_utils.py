@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.bearings import clock_hour
-from runtime.cli import main
-from runtime.events_log import decode_rle, read_events
+from ego360.core.geometry import clock_hour
+from ego360.runtime.services.events_log import decode_rle, read_events
+from ego360.tools.cli import main
 
 SIZE = ("--width", "960", "--height", "480")
 EARLY_S = 0.5  # an alert this much before the annotated onset still belongs to the event
@@ -46,7 +46,7 @@ def _clock_err(a: int, b: int) -> int:
 
 
 def score(clip_dir: Path, out: Path) -> Score:
-    from runtime.scenario.gt import load_gt
+    from ego360.tools.scenario.gt import load_gt
 
     gt = load_gt(clip_dir / "gt.json")
     events = read_events(out / "events.jsonl")

@@ -16,7 +16,7 @@ def load_rgb(name: str, size: tuple[int, int] | None = None) -> np.ndarray:
 
     path = DATA / name
     if not path.is_file():  # small copies kept in the repo: tests/data, and the scenario generator's panorama
-        from runtime.scenario.background import PANORAMA
+        from ego360.tools.scenario.background import PANORAMA
 
         local = Path(__file__).resolve().parent / "data" / name
         fallback = PANORAMA if name.startswith("street_") and size is not None and size[0] <= 1920 else local
@@ -31,8 +31,8 @@ def load_rgb(name: str, size: tuple[int, int] | None = None) -> np.ndarray:
 
 def cap_mask(yaw: float, pitch: float, radius_deg: float, W: int, H: int) -> np.ndarray:
     """Equirect mask of a spherical cap: every pixel centre within radius_deg of (yaw, pitch)."""
-    from runtime.bearings import yawpitch_to_dir
-    from runtime.projection import equirect_px_to_yawpitch
+    from ego360.core.geometry import yawpitch_to_dir
+    from ego360.core.projection import equirect_px_to_yawpitch
 
     xs, ys = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
     d = yawpitch_to_dir(*equirect_px_to_yawpitch(xs, ys, W, H))

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from runtime.packets import FramePacket
+from ego360.core.packets import FramePacket
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CAM_H = 1.6
@@ -23,7 +23,7 @@ CAM_H = 1.6
 
 def street(width: int) -> np.ndarray:
     """The street panorama as bundled with the scenario generator, so the scene is the same on every machine."""
-    from runtime.scenario.background import PANORAMA
+    from ego360.tools.scenario.background import PANORAMA
 
     bgr = cv2.imread(str(PANORAMA))
     return cv2.cvtColor(cv2.resize(bgr, (width, width // 2), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
@@ -159,18 +159,18 @@ def run_scenario(name: str, width: int = 960, seed: int = 0, every: int = 2, **s
     """Trigger + entity stage over a generated scenario, scored against its ground truth."""
     import time
 
-    from models.entities import EntityStage
-    from models.trigger import MotionTrigger
-    from runtime.bearings import Mounting
-    from runtime.config import Config
-    from runtime.scenario import build_scene
+    from ego360.core.config import Config
+    from ego360.core.geometry import Mounting
+    from ego360.models.trigger import MotionTrigger
+    from ego360.runtime.stages.entities import EntityStage
+    from ego360.tools.scenario import build_scene
 
     sc = build_scene(name, seed=seed, width=width, height=width // 2, fps=30.0, **scene_kw)
     hdr = sc.gt_header()
     cfg = Config()
     mounting = Mounting(sc.yaw_offset_deg)
     trig = MotionTrigger(cfg.trigger, mounting)
-    stage = EntityStage(cfg, mounting, motion=trig.motion)
+    stage = EntityStage.from_config(cfg, mounting, motion=trig.motion)
     ev = hdr.events[0] if hdr.events else None
     onsets: list[tuple[int, float | None]] = []
     ious: list[float] = []
@@ -184,7 +184,7 @@ def run_scenario(name: str, width: int = 960, seed: int = 0, every: int = 2, **s
         t0 = time.process_time()
         r = trig.process(p)
         t1 = time.process_time()
-        upd = stage.process(p, r)
+        upd = stage.update(p, r)
         cpu["trigger"] += t1 - t0
         cpu["entities"] += time.process_time() - t1
         n += 1

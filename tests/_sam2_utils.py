@@ -25,7 +25,7 @@ def random_model(config: str = CONFIG, size: int = SIZE, seed: int = 0):
     """The same random weights on every call (cached: building takes seconds)."""
     import torch
 
-    from models.sam2.build import build_model
+    from ego360.models.sam2.build import build_model
 
     torch.manual_seed(seed)
     return build_model(config, None, image_size=size)

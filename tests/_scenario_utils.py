@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.scenario.background import procedural_background
-from runtime.scenario.render import Scene
-from runtime.scenario.scene import Path2D, Person, polar
+from ego360.tools.scenario.background import procedural_background
+from ego360.tools.scenario.render import Scene
+from ego360.tools.scenario.scene import Path2D, Person, polar
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -12,10 +12,10 @@ import wave
 import numpy as np
 import pytest
 
-from runtime.bearings import Mounting
-from runtime.config import load_config
-from runtime.events_log import read_events
-from runtime.session import run_session
+from ego360.core.config import load_config
+from ego360.core.geometry import Mounting
+from ego360.runtime.services.events_log import read_events
+from ego360.runtime.session import run_session
 
 SCENE = {"width": 960, "height": 480, "seed": 0}
 
@@ -30,7 +30,7 @@ def _no_device(sample_rate: int, device: str):
 
 
 def _source(name: str = "stealing"):
-    from runtime.scenario.source import ScenarioSource
+    from ego360.tools.scenario.source import ScenarioSource
 
     return ScenarioSource(name, **SCENE)
 
@@ -40,8 +40,8 @@ def _cfg(*extra: str):
 
 
 def _speaker(cfg, wav, engine_factory=None):
-    from runtime.audio.sinks import open_sink
-    from runtime.audio.speaker import Speaker
+    from ego360.runtime.audio.sinks import open_sink
+    from ego360.runtime.audio.speaker import Speaker
 
     return Speaker(cfg.audio, cfg.tts, open_sink(cfg.audio, wav, device_factory=_no_device),
                    engine_factory=engine_factory)
@@ -104,8 +104,8 @@ def test_source_dying_mid_run_ends_cleanly_with_alerts(tmp_path):
 @pytest.mark.timeout(180)
 def test_live_stream_killed_mid_run(tmp_path):
     """ffmpeg streams a rendered scenario over UDP; killing it mid-run ends the live run cleanly."""
-    from runtime.cli import main
-    from runtime.sources import open_source
+    from ego360.runtime.sources import open_source
+    from ego360.tools.cli import main
     from tests._stream_utils import free_udp_port
 
     clip = tmp_path / "clip"

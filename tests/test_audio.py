@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime.audio.earcon import BEHIND_TONES_HZ, FRONT_TONES_HZ, make_earcon
-from runtime.audio.mixer import Mixer, Timeline
-from runtime.audio.pan import pan_gains, spatialize
-from runtime.audio.policy import AlertPolicy, Decision
-from runtime.audio.sinks import FileSink, open_sink
-from runtime.audio.speaker import Speaker
-from runtime.audio.tts import TTSWorker
-from runtime.config import AlertsConfig, AudioConfig, TTSConfig
-from runtime.packets import Alert
+from ego360.core.config import AlertsConfig, AudioConfig, TTSConfig
+from ego360.core.packets import Alert
+from ego360.runtime.audio.earcon import BEHIND_TONES_HZ, FRONT_TONES_HZ, make_earcon
+from ego360.runtime.audio.mixer import Mixer, Timeline
+from ego360.runtime.audio.pan import pan_gains, spatialize
+from ego360.runtime.audio.policy import AlertPolicy, Decision
+from ego360.runtime.audio.sinks import FileSink, open_sink
+from ego360.runtime.audio.speaker import Speaker
+from ego360.runtime.audio.tts import TTSWorker
 
 SR = 16000
 NS = 1_000_000_000

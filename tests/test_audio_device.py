@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime.audio.policy import Decision
-from runtime.audio.sinks import open_sink
-from runtime.audio.speaker import Speaker
-from runtime.config import AudioConfig, TTSConfig
-from runtime.packets import Alert
+from ego360.core.config import AudioConfig, TTSConfig
+from ego360.core.packets import Alert
+from ego360.runtime.audio.policy import Decision
+from ego360.runtime.audio.sinks import open_sink
+from ego360.runtime.audio.speaker import Speaker
 from tests._audio_server import pulse_server, read_recording  # noqa: F401 - session fixture
 
 SR = 22050
@@ -83,7 +83,7 @@ def test_auto_without_device_logs_once_and_keeps_file(tmp_path: Path, caplog):
         raise OSError("Error querying device -1")
 
     cfg = AudioConfig(sink="auto", sample_rate=16000, earcon_ms=120)
-    with caplog.at_level(logging.WARNING, logger="runtime.audio"):
+    with caplog.at_level(logging.WARNING, logger="ego360.runtime.audio"):
         out = open_sink(cfg, tmp_path / "alerts.wav", device_factory=no_device)
         sp = Speaker(cfg, TTSConfig(backend="none"), out)
         for i in range(3):
@@ -97,7 +97,7 @@ def test_auto_without_device_logs_once_and_keeps_file(tmp_path: Path, caplog):
 
 
 def test_explicit_sounddevice_without_device_is_a_user_error(tmp_path: Path):
-    from runtime.errors import UserError
+    from ego360.core.errors import UserError
 
     def no_device(sample_rate: int, device: str):
         raise OSError("Error querying device -1")
@@ -109,11 +109,11 @@ def test_explicit_sounddevice_without_device_is_a_user_error(tmp_path: Path):
 _NO_SERVER_SCRIPT = """
 import json, logging, sys
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-from runtime.audio.policy import Decision
-from runtime.audio.sinks import open_sink
-from runtime.audio.speaker import Speaker
-from runtime.config import AudioConfig, TTSConfig
-from runtime.packets import Alert
+from ego360.runtime.audio.policy import Decision
+from ego360.runtime.audio.sinks import open_sink
+from ego360.runtime.audio.speaker import Speaker
+from ego360.core.config import AudioConfig, TTSConfig
+from ego360.core.packets import Alert
 cfg = AudioConfig(sink="auto", sample_rate=16000)
 out = open_sink(cfg, sys.argv[1])
 sp = Speaker(cfg, TTSConfig(backend="none"), out)

@@ -7,19 +7,11 @@ import os
 import numpy as np
 import pytest
 
-from runtime.bearings import (
-    Mounting,
-    clock_hour,
-    clock_words,
-    load_mounting,
-    resolve_mounting,
-    save_mounting,
-    view360_direction,
-    wrap_deg,
-)
-from runtime.cli import main
-from runtime.config import BearingsConfig
-from runtime.errors import ConfigError
+from ego360.calibration.mounting import load_mounting, resolve_mounting, save_mounting
+from ego360.core.config import BearingsConfig
+from ego360.core.errors import ConfigError
+from ego360.core.geometry import Mounting, clock_hour, clock_words, view360_direction, wrap_deg
+from ego360.tools.cli import main
 
 
 @pytest.mark.parametrize("a,expected", [(0, 0), (180, 180), (-180, 180), (540, 180), (190, -170), (-190, 170),

@@ -8,10 +8,10 @@ import ctypes
 import numpy as np
 import pytest
 
-from calibration import dataset as D
-from calibration.int8 import CALIBRATORS, EntropyCalibrator, HostAllocator, MinMaxCalibrator, calibrator_for_graph
-from calibration.report import accuracy_report, mask_iou
-from runtime.errors import ConfigError, InputError, ModelError
+from ego360.calibration import dataset as D
+from ego360.core.errors import ConfigError, InputError, ModelError
+from ego360.export.accuracy import accuracy_report, mask_iou
+from ego360.export.int8 import CALIBRATORS, EntropyCalibrator, HostAllocator, MinMaxCalibrator, calibrator_for_graph
 
 NAMES = ["image", "prompt"]
 
@@ -157,7 +157,7 @@ def test_preprocess_equals_the_tracker():
     pytest.importorskip("torch")
     U = pytest.importorskip("tests._sam2_utils")
     U.require_sam2()
-    from models.sam2.streaming import SAM2StreamTracker
+    from ego360.models.sam2.streaming import SAM2StreamTracker
 
     view = (np.random.default_rng(2).random((48, 40, 3)) * 255).astype(np.uint8)
     ref = SAM2StreamTracker(U.random_model(size=64)).preprocess(view).numpy()

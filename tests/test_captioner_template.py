@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.captioner_template import TemplateCaptioner, colour_name, describe_appearance, speech_line
-from models.captioning import CaptionRequest
+from ego360.core.packets import CaptionRequest
+from ego360.models.captioner_template import TemplateCaptioner, colour_name, describe_appearance, speech_line
 
 
 @pytest.mark.parametrize(

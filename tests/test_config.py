@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.cli import main
-from runtime.config import Config, load_config, parse_overrides
-from runtime.errors import ConfigError
+from ego360.core.config import Config, load_config, parse_overrides
+from ego360.core.errors import ConfigError
+from ego360.tools.cli import main
 
 
 def test_defaults_and_overrides(tmp_path):
@@ -50,7 +50,7 @@ def test_bad_toml_and_missing_file(tmp_path):
 
 
 def test_unknown_backend_names_valid_choices():
-    from models.registry import check_backends
+    from ego360.models.registry import check_backends
 
     cfg = load_config(None, ["tracker.backend=sam3"])
     with pytest.raises(ConfigError) as err:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import av
 
-from runtime.cli import main
-from runtime.events_log import read_events
+from ego360.runtime.services.events_log import read_events
+from ego360.tools.cli import main
 
 
 def test_demo_end_to_end(tmp_path, capsys):

@@ -6,11 +6,12 @@ import functools
 
 import pytest
 
-from models.entities import EntityStage, EntityUpdate
-from models.registry import TRACKERS, create_tracker
-from runtime.bearings import Mounting
-from runtime.config import Config, TrackerConfig
-from runtime.errors import ConfigError
+from ego360.core.config import Config, TrackerConfig
+from ego360.core.errors import ConfigError
+from ego360.core.geometry import Mounting
+from ego360.core.packets import EntityUpdate
+from ego360.models.registry import TRACKERS, create_tracker
+from ego360.runtime.stages.entities import EntityStage
 from tests._motion_utils import approach_scene, run_scenario
 
 EVENTS = ["stealing", "teasing", "glancing", "collide", "threaten", "throw", "traffic", "stealing_other"]
@@ -18,7 +19,7 @@ EVENTS = ["stealing", "teasing", "glancing", "collide", "threaten", "throw", "tr
 
 @functools.cache
 def _run(name: str):
-    pytest.importorskip("runtime.scenario")
+    pytest.importorskip("ego360.tools.scenario")
     return run_scenario(name, width=960)
 
 
@@ -53,17 +54,17 @@ def _drive(stage, scene, trig, frames):
     ups = []
     for i in frames:
         p = scene.packet(i)
-        ups.append(stage.process(p, trig.process(p)))
+        ups.append(stage.update(p, trig.process(p)))
     return ups
 
 
 def test_entities_appear_at_onset_with_motion_and_are_dropped_after_offset():
-    from models.trigger import MotionTrigger
+    from ego360.models.trigger import MotionTrigger
 
     cfg = Config()
     scene = approach_scene(960, from_yaw=150.0)
     trig = MotionTrigger(cfg.trigger)
-    stage = EntityStage(cfg, motion=trig.motion)
+    stage = EntityStage.from_config(cfg, motion=trig.motion)
     ups: list[EntityUpdate] = _drive(stage, scene, trig, range(0, scene.num_frames, 2))
     first = next(u for u in ups if u.new_entities)
     perp = next(t for t in first.tracks if t.role == "perpetrator")
@@ -74,16 +75,16 @@ def test_entities_appear_at_onset_with_motion_and_are_dropped_after_offset():
 
 
 def test_entities_are_dropped_drop_after_s_after_offset():
-    from runtime.packets import TriggerResult
+    from ego360.core.packets import TriggerResult
 
     cfg = Config()
     scene = approach_scene(960, from_yaw=150.0)
-    stage = EntityStage(cfg)
+    stage = EntityStage.from_config(cfg)
     states = {100: "onset", 102: "ongoing", 104: "offset"}
     kept_at_offset = None
     for i in range(0, 150, 2):
         st = states.get(i, "ongoing" if 100 < i < 104 else "idle")
-        upd = stage.process(scene.packet(i), TriggerResult(i, 0.9, 150.0, "approach", st, 0))
+        upd = stage.update(scene.packet(i), TriggerResult(i, 0.9, 150.0, "approach", st, 0))
         if i == 100:
             assert upd.new_entities and upd.tracks[0].role == "perpetrator"
         if i == 104:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from runtime.cli import main
-from runtime.evaluation.report import PLOTS
+from ego360.tools.cli import main
+from ego360.tools.evaluation.report import PLOTS
 from tests._eval_utils import make_clip_a, make_clip_b
 
 

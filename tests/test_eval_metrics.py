@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.errors import InputError
-from runtime.evaluation.clip import EvalSettings, evaluate_clip
-from runtime.evaluation.io import load_gt_arg, load_predictions, pair_inputs
-from runtime.evaluation.judge import ScorerSpec
-from runtime.evaluation.matching import assign
-from runtime.evaluation.metrics import (
+from ego360.core.errors import InputError
+from ego360.tools.evaluation.clip import EvalSettings, evaluate_clip
+from ego360.tools.evaluation.io import load_gt_arg, load_predictions, pair_inputs
+from ego360.tools.evaluation.judge import ScorerSpec
+from ego360.tools.evaluation.matching import assign
+from ego360.tools.evaluation.metrics import (
     aggregate,
     clock_error,
     clock_of,

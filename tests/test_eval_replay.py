@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from runtime.cli import main
-from runtime.evaluation.clip import EvalSettings
-from runtime.evaluation.judge import ScorerSpec
-from runtime.evaluation.parallel import run_tasks
-from runtime.evaluation.replay_task import replay_and_evaluate, scenario_tasks
+from ego360.tools.cli import main
+from ego360.tools.evaluation.clip import EvalSettings
+from ego360.tools.evaluation.judge import ScorerSpec
+from ego360.tools.evaluation.parallel import run_tasks
+from ego360.tools.evaluation.replay_task import replay_and_evaluate, scenario_tasks
 
 SMALL = ["--width", "512", "--height", "256", "--duration", "4"]
 OVERRIDES = ("runner.process_every=2", "tts.backend=none")

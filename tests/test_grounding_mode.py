@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image
 
-from runtime.bearings import Mounting
-from runtime.config import load_config
-from runtime.events_log import read_events
-from runtime.session import run_session
+from ego360.core.config import load_config
+from ego360.core.geometry import Mounting
+from ego360.runtime.services.events_log import read_events
+from ego360.runtime.session import run_session
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,7 +56,7 @@ def vlm_server():
 
 
 def _replay(out, *extra):
-    from runtime.scenario.source import ScenarioSource
+    from ego360.tools.scenario.source import ScenarioSource
 
     cfg = load_config(None, ["runner.process_every=2", "output.annotated_video=false", "audio.sink=file",
                              "tts.backend=none", *extra])
@@ -80,8 +80,8 @@ def test_grounding_boxes_seed_the_tracker_without_delaying_the_alert(vlm_server,
 
 
 def test_seed_box_across_the_seam_covers_both_edges():
-    from models.entities import _box_mask
-    from runtime.packets import Box
+    from ego360.core.packets import Box
+    from ego360.runtime.stages.entities import _box_mask
 
     m = _box_mask(Box(90.0, 10.0, 110.0, 20.0), 50, 100)
     assert m[10:20, 90:100].all() and m[10:20, 0:10].all() and not m[10:20, 10:90].any()

@@ -1,4 +1,4 @@
-"""The codebase stays ruff-clean (style rules in pyproject.toml), and `import runtime` stays light."""
+"""The codebase stays ruff-clean (style rules in pyproject.toml), and `import ego360` stays light."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def test_ruff_clean():
 
 
 def test_cli_help_imports_no_heavy_libraries():
-    code = ("import sys; from runtime.cli import build_parser; build_parser(); import models.registry, models.vlm; "
+    code = ("import sys; from ego360.tools.cli import build_parser; build_parser(); "
+            "import ego360.models.registry, ego360.models.vlm; "
             "heavy = [m for m in ('torch', 'sam2', 'tensorrt', 'transformers', 'onnxruntime') if m in sys.modules]; "
             "print(','.join(heavy))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

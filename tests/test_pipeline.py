@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from runtime.pipeline import BoundedQueue, OverflowPolicy, Runner
+from ego360.runtime.pipeline import BoundedQueue, OverflowPolicy, Runner
 
 
 def test_queue_policies_count_drops():

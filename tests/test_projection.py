@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.errors import InputError
-from runtime.projection import (
+from ego360.core.errors import InputError
+from ego360.core.projection import (
     FACE_NAMES,
     Cubemap,
     PerspectiveView,
@@ -51,7 +51,7 @@ def test_faces_bit_identical_on_random_images(h, w, c, face_w, mode):
 
 def test_pole_rows_fixup_matters():
     """Guard that the random cases above really exercise the rolled-row fix-up (else it could rot)."""
-    from runtime.projection import _cube_tables
+    from ego360.core.projection import _cube_tables
 
     assert sum(idx.size for idx, _, _ in _cube_tables(64, 32, 64, "bilinear").fixups) > 0
 

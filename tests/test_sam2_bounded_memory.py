@@ -40,7 +40,7 @@ def _long_stream(frames: int) -> dict:
     U.require_sam2()
     if not os.path.exists(f"/proc/{os.getpid()}/statm"):
         pytest.skip("RSS is read from /proc (Linux)")
-    from models.sam2.streaming import SAM2StreamTracker
+    from ego360.models.sam2.streaming import SAM2StreamTracker
 
     model = U.random_model(size=64)
     tracker = SAM2StreamTracker(model, max_cond_frames=8)

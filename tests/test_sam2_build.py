@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.errors import ConfigError, ModelError
+from ego360.core.errors import ConfigError, ModelError
 from tests import _sam2_utils as U
 
 
@@ -14,7 +14,7 @@ def test_every_named_config_exists_in_the_sam2_package():
 
     import sam2
 
-    from models.sam2.build import CONFIGS
+    from ego360.models.sam2.build import CONFIGS
 
     root = Path(sam2.__file__).parent
     assert len(CONFIGS) == 8
@@ -24,7 +24,7 @@ def test_every_named_config_exists_in_the_sam2_package():
 
 
 def test_unknown_config_and_bad_size_are_config_errors():
-    from models.sam2.build import config_path, size_overrides
+    from ego360.models.sam2.build import config_path, size_overrides
 
     with pytest.raises(ConfigError, match="sam2.1_hiera_t"):
         config_path("sam3_huge")
@@ -46,7 +46,7 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
     U.require_sam2()
     import torch
 
-    from models.sam2.build import build_model
+    from ego360.models.sam2.build import build_model
 
     model = U.random_model(size=64)
     good = tmp_path / "good.pt"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from runtime.errors import ConfigError, ModelError
+from ego360.core.errors import ConfigError, ModelError
 from tests import _sam2_utils as U
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -17,14 +17,14 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 def exported(tmp_path_factory):
     U.require_sam2()
     pytest.importorskip("onnxruntime")
-    from export.sam2_export import export_sam2
+    from ego360.export.sam2_export import export_sam2
 
     out = tmp_path_factory.mktemp("sam2_onnx")
     return export_sam2("sam2.1_hiera_t", 64, out, seed=0, verify=True, frames=16)
 
 
 def test_every_graph_matches_pytorch(exported):
-    from export import names as N
+    from ego360.models.sam2 import names as N
 
     assert set(exported.graphs) == {g.name for g in N.GRAPHS}
     for name, (delta, cos) in exported.graphs.items():
@@ -40,7 +40,7 @@ def test_onnx_runtime_track_equals_pytorch(exported):
 def test_manifest_checks(exported, tmp_path):
     import shutil
 
-    from export.manifest import MANIFEST, load_manifest
+    from ego360.models.sam2.manifest import MANIFEST, load_manifest
 
     man = load_manifest(exported.folder, 64)
     assert man["config"] == "sam2.1_hiera_t" and man["weights"] == "random:0"
@@ -64,12 +64,13 @@ def test_manifest_checks(exported, tmp_path):
 def test_onnx_backend_through_the_registry_factory(exported):
     import numpy as np
 
-    from models.sam2 import create_tracker
-    from runtime.config import TrackerConfig
-    from runtime.packets import FramePacket
+    from ego360.core.config import Config, TrackerConfig
+    from ego360.core.geometry import Mounting
+    from ego360.core.packets import FramePacket
+    from ego360.models.registry import create_tracker
 
     cfg = TrackerConfig(backend="sam2-onnx", onnx_dir=str(exported.folder), image_size=64, view_size=64)
-    tracker = create_tracker(cfg)
+    tracker = create_tracker(Config(tracker=cfg), Mounting())
     img = np.zeros((64, 128, 3), np.uint8)
     seed = np.zeros((64, 128), bool)
     seed[20:40, 50:70] = True
@@ -79,7 +80,7 @@ def test_onnx_backend_through_the_registry_factory(exported):
 
 
 def test_provider_names():
-    from models.sam2.backend_onnx import providers_from_names
+    from ego360.models.sam2.backend_onnx import providers_from_names
 
     assert providers_from_names("tensorrt, cuda,cpu") == [
         "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.packets import FramePacket
+from ego360.core.packets import FramePacket
 from tests import _sam2_utils as U
 
 H, W = 128, 256
@@ -23,7 +23,7 @@ class _EchoStream:
         self.images.append(image.shape)
 
     def track(self, image, frame_idx=None):
-        from models.sam2.streaming import MaskOut
+        from ego360.models.sam2.streaming import MaskOut
 
         self.images.append(image.shape)
         return {i: MaskOut(np.where(m, 5.0, -5.0).astype(np.float32), m) for i, m in self.masks.items()}
@@ -44,7 +44,7 @@ def _iou(a, b):
 @pytest.mark.parametrize("x0", [100, 240])  # 240: the mask wraps the ±180° seam
 def test_mask_round_trips_through_the_follow_view(x0):
     pytest.importorskip("cv2")
-    from models.sam2.follow import FollowViewTracker
+    from ego360.models.sam2.follow import FollowViewTracker
 
     seed = np.zeros((H, W), bool)
     cols = np.arange(x0, x0 + 30) % W
@@ -65,11 +65,12 @@ def test_mask_round_trips_through_the_follow_view(x0):
 
 def test_create_tracker_runs_sam2_torch_end_to_end():
     U.require_sam2()
-    from models.sam2 import create_tracker
-    from runtime.config import TrackerConfig
+    from ego360.core.config import Config, TrackerConfig
+    from ego360.core.geometry import Mounting
+    from ego360.models.registry import create_tracker
 
     cfg = TrackerConfig(backend="sam2-torch", checkpoint="random:0", image_size=64, view_size=64)
-    tracker = create_tracker(cfg)
+    tracker = create_tracker(Config(tracker=cfg), Mounting())
     seed = np.zeros((H, W), bool)
     seed[40:70, 120:150] = True
     tracker.add(_frame(0), 1, seed, "perpetrator")
@@ -81,9 +82,10 @@ def test_create_tracker_runs_sam2_torch_end_to_end():
 
 def test_missing_checkpoint_is_a_model_error():
     U.require_sam2()
-    from models.sam2 import create_tracker
-    from runtime.config import TrackerConfig
-    from runtime.errors import ModelError
+    from ego360.core.config import Config, TrackerConfig
+    from ego360.core.errors import ModelError
+    from ego360.core.geometry import Mounting
+    from ego360.models.registry import create_tracker
 
     with pytest.raises(ModelError, match="tracker.checkpoint"):
-        create_tracker(TrackerConfig(backend="sam2-torch", checkpoint="", image_size=64))
+        create_tracker(Config(tracker=TrackerConfig(backend="sam2-torch", checkpoint="", image_size=64)), Mounting())

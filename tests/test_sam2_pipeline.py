@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.bearings import Mounting
-from runtime.config import load_config
-from runtime.events_log import read_events
-from runtime.session import run_session
+from ego360.core.config import load_config
+from ego360.core.geometry import Mounting
+from ego360.runtime.services.events_log import read_events
+from ego360.runtime.session import run_session
 
 
 def test_sam2_torch_backend_runs_in_the_pipeline(tmp_path):
     pytest.importorskip("sam2")
-    from runtime.scenario.source import ScenarioSource
+    from ego360.tools.scenario.source import ScenarioSource
 
     cfg = load_config(None, ["runner.process_every=2", "output.annotated_video=false", "audio.sink=file",
                              "tts.backend=none", "tracker.backend=sam2-torch", "tracker.checkpoint=random:0",

@@ -12,7 +12,7 @@ def test_real_rope_equals_complex_rope():
     U.require_sam2()
     from sam2.modeling.position_encoding import apply_rotary_enc, compute_axial_cis
 
-    from models.sam2.rope import apply_rotary_enc_real, cos_sin
+    from ego360.models.sam2.rope import apply_rotary_enc_real, cos_sin
 
     torch.manual_seed(0)
     freqs = compute_axial_cis(dim=256, end_x=16, end_y=16)
@@ -31,7 +31,7 @@ def test_real_rope_equals_complex_rope():
 def test_memory_attention_with_real_rope_matches_upstream():
     torch = pytest.importorskip("torch")
     U.require_sam2()
-    from models.sam2.rope import real_rope
+    from ego360.models.sam2.rope import real_rope
 
     model = U.random_model()
     torch.manual_seed(1)

@@ -20,7 +20,7 @@ def clip(tmp_path_factory):
 
 
 def _stream(model, frames, prompts, non_overlap=False):
-    from models.sam2.streaming import SAM2StreamTracker
+    from ego360.models.sam2.streaming import SAM2StreamTracker
 
     tracker = SAM2StreamTracker(model, non_overlap_masks=non_overlap)
     out: dict[int, dict[int, np.ndarray]] = {}
@@ -109,7 +109,7 @@ def test_state_stays_bounded_on_a_long_stream():
     """After the pointer window fills, every further frame leaves the state exactly as large as before:
     1 conditioning frame + 15 pointer frames per object, of which only the last 6 keep memory features."""
     U.require_sam2()
-    from models.sam2.streaming import SAM2StreamTracker
+    from ego360.models.sam2.streaming import SAM2StreamTracker
 
     model = U.random_model(size=64)
     tracker = SAM2StreamTracker(model)

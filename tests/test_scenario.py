@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from runtime.errors import UserError
-from runtime.scenario import build_scene, list_scenarios, load_gt, render_scenario
-from runtime.scenario.gt import direction_of, gt_from_dict
-from runtime.scenario.source import ScenarioSource
+from ego360.core.errors import UserError
+from ego360.tools.scenario import build_scene, list_scenarios, load_gt, render_scenario
+from ego360.tools.scenario.gt import direction_of, gt_from_dict
+from ego360.tools.scenario.source import ScenarioSource
 from tests._scenario_utils import box_contains, hand_scene, mask_bearing, standing_person, wrap
 
 SMALL = {"width": 512, "height": 256, "background": "procedural"}
@@ -160,7 +160,7 @@ def test_mp4_and_gt_round_trip(tmp_path):
 
 
 def test_failed_render_leaves_nothing(tmp_path, monkeypatch):
-    from runtime.scenario.render import Scene
+    from ego360.tools.scenario.render import Scene
 
     real = Scene.render_frame
 
@@ -237,7 +237,7 @@ def test_bad_options_are_user_errors():
 
 
 def test_cli_unknown_name_exits_2(tmp_path, capsys):
-    from runtime.cli import main
+    from ego360.tools.cli import main
 
     assert main(["scenario", "robbery", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
@@ -260,7 +260,7 @@ def test_scenario_source_yields_packets_and_truth():
 
 
 def test_column_band_rle_matches_full_frame_rle():
-    from runtime.scenario.gt import decode_rle, encode_rle, encode_rle_columns
+    from ego360.tools.scenario.gt import decode_rle, encode_rle, encode_rle_columns
 
     rng = np.random.default_rng(0)
     for c0, width, first, last in [(0, 7, True, True), (3, 4, False, False), (5, 2, True, False), (2, 3, False, True)]:
@@ -276,7 +276,7 @@ def test_column_band_rle_matches_full_frame_rle():
 def test_mpeg4_fallback_when_libx264_missing(tmp_path, monkeypatch):
     import av
 
-    from runtime.scenario import clip
+    from ego360.tools.scenario import clip
 
     monkeypatch.setattr(clip, "CODECS", ("no_such_codec", "mpeg4"))
     out = render_scenario("traffic", tmp_path, progress=False, width=512, height=256, fps=10, duration_s=0.3,
@@ -287,7 +287,7 @@ def test_mpeg4_fallback_when_libx264_missing(tmp_path, monkeypatch):
 
 
 def test_scenario_source_honours_open_source_options():
-    from runtime.config import SourceConfig
+    from ego360.core.config import SourceConfig
 
     src = ScenarioSource("collide", cfg=SourceConfig(max_width=512), realtime=False, live=False, fps=10.0,
                          duration_s=0.2, background="procedural")

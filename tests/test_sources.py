@@ -12,12 +12,12 @@ import cv2
 import numpy as np
 import pytest
 
-from runtime.cli import main
-from runtime.config import SourceConfig
-from runtime.errors import InputError
-from runtime.packets import FramePacket
-from runtime.sources import CameraSource, ImageFolderSource, VideoFileSource, check_frame, open_source
-from runtime.sources.base import Pacer
+from ego360.core.config import SourceConfig
+from ego360.core.errors import InputError
+from ego360.core.packets import FramePacket
+from ego360.runtime.sources import CameraSource, ImageFolderSource, VideoFileSource, check_frame, open_source
+from ego360.runtime.sources.base import Pacer
+from ego360.tools.cli import main
 from tests._stream_utils import Reader, UdpSender, free_udp_port, make_clip, wait_until
 
 CFG = SourceConfig()
@@ -227,7 +227,7 @@ def test_pacer_schedules_from_anchor_without_drift(monkeypatch):
             now[0] += int((seconds + 0.005) * 1e9)
             return False
 
-    monkeypatch.setattr("runtime.sources.base.time.monotonic_ns", lambda: now[0])
+    monkeypatch.setattr("ego360.runtime.sources.base.time.monotonic_ns", lambda: now[0])
     pacer = Pacer(FakeStop())
     for k in range(31):
         pacer.wait(k / 30)
@@ -244,9 +244,9 @@ def test_scenario_spec_dispatches_to_scenario_source(monkeypatch):
         def __init__(self, name, *, realtime=False, max_width=1920):
             seen.update(name=name, realtime=realtime, max_width=max_width)
 
-    module = types.ModuleType("runtime.scenario.source")
+    module = types.ModuleType("ego360.tools.scenario.source")
     module.ScenarioSource = FakeScenario
-    monkeypatch.setitem(sys.modules, "runtime.scenario.source", module)
+    monkeypatch.setitem(sys.modules, "ego360.tools.scenario.source", module)
     src = open_source("scenario:crossing", SourceConfig(max_width=512), realtime=True, live=True)
     assert isinstance(src, FakeScenario)
     assert seen == {"name": "crossing", "realtime": True, "max_width": 512}  # only accepted kwargs passed
@@ -321,7 +321,7 @@ def test_camera_stream_that_never_returns_ends_after_bounded_attempts(caplog):
         src = CameraSource(sender.url, cfg)
         reader = Reader(src).start()
         assert wait_until(lambda: len(reader.packets) >= 5, 30)
-        caplog.set_level(logging.WARNING, logger="runtime.sources")
+        caplog.set_level(logging.WARNING, logger="ego360.runtime.sources")
         sender.stop()
         assert reader.join(60), "source kept waiting for a stream that never came back"
     finally:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.tracker_classical import ClassicalTracker
-from models.tracking import Tracker
-from runtime.bearings import wrap_deg
-from runtime.config import Config
+from ego360.core.config import Config
+from ego360.core.geometry import wrap_deg
+from ego360.core.interfaces import Tracker
+from ego360.models.tracker_classical import ClassicalTracker
 from tests._motion_utils import Person, SynthScene, circling, iou, linear
 
 
@@ -18,7 +18,7 @@ def _follow(scene: SynthScene, eid: int, start: int = 20, end: int | None = None
     for i in range(0, start, 2):  # let the background settle first
         trk.motion.analyze(scene.packet(i))
     img, masks, _y = scene.render(start)
-    from runtime.packets import FramePacket
+    from ego360.core.packets import FramePacket
 
     trk.add(FramePacket(start, start / scene.fps, start, img), eid, masks[eid], "perpetrator")
     out = []
@@ -66,7 +66,7 @@ def test_two_people_crossing_keep_their_ids():
     a = Person(1, (200, 40, 40), linear((-30.0, 3.0), (30.0, 3.0), 0.0, 3.0))
     b = Person(2, (40, 160, 60), linear((30.0, 4.0), (-30.0, 4.0), 0.0, 3.0))
     scene = SynthScene(960, [a, b], num_frames=90)
-    from runtime.packets import FramePacket
+    from ego360.core.packets import FramePacket
 
     trk = ClassicalTracker(Config())
     for i in range(0, 20, 2):
@@ -87,7 +87,7 @@ def test_remove_forgets():
     trk = ClassicalTracker(Config())
     scene = SynthScene(480, [Person(1, (200, 40, 40), circling(2.0, 0.0, 0.0))], num_frames=4)
     img, masks, _ = scene.render(0)
-    from runtime.packets import FramePacket
+    from ego360.core.packets import FramePacket
 
     trk.add(FramePacket(0, 0.0, 0, img), 7, masks[1], "victim")
     assert trk.entity_ids() == [7]

@@ -7,12 +7,14 @@ import functools
 import numpy as np
 import pytest
 
-from models.event_state import EventStateMachine
-from models.motion import MotionAnalyzer
-from models.trigger import TRIGGERS, MotionTrigger, make_trigger
-from runtime.bearings import Mounting, clock_hour
-from runtime.config import TriggerConfig
-from runtime.errors import ConfigError, ModelError
+from ego360.core.config import TriggerConfig
+from ego360.core.errors import ConfigError, ModelError
+from ego360.core.geometry import Mounting, clock_hour
+from ego360.models.event_state import EventStateMachine
+from ego360.models.motion import MotionAnalyzer
+from ego360.models.registry import TRIGGERS
+from ego360.models.registry import create_trigger as make_trigger
+from ego360.models.trigger import MotionTrigger
 from tests._motion_utils import SynthScene, approach_scene, passersby_scene
 
 EVENTS = ["stealing", "teasing", "glancing", "collide", "threaten", "throw", "traffic", "stealing_other"]
@@ -84,8 +86,8 @@ def test_bearing_uses_the_mounting():
 
 @functools.cache
 def _scenario_onsets(name: str) -> tuple[list[tuple[int, float]], object]:
-    scen = pytest.importorskip("runtime.scenario")
-    from runtime.packets import FramePacket
+    scen = pytest.importorskip("ego360.tools.scenario")
+    from ego360.core.packets import FramePacket
 
     sc = scen.build_scene(name, seed=0, width=960, height=480, fps=30.0)
     trig = MotionTrigger(TriggerConfig(), Mounting(sc.yaw_offset_deg))

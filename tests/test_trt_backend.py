@@ -20,7 +20,7 @@ def _ort_runner(folder, graph):
     import onnxruntime as ort
     import torch
 
-    from export import names as N
+    from ego360.models.sam2 import names as N
 
     spec = next(g for g in N.GRAPHS if g.name == graph)
     sess = ort.InferenceSession(str(folder / f"{graph}.onnx"), providers=["CPUExecutionProvider"])
@@ -46,12 +46,12 @@ def _run(tracker, frames, reseed_at=(6, 12, 18)):
 def test_trt_structure_with_ring_equals_pytorch_on_cpu(tmp_path):
     U.require_sam2()
     pytest.importorskip("onnxruntime")
-    from export import names as N
-    from export.sam2_export import synthetic_frames
-    from export.sam2_onnx import export_graphs
-    from export.trt_build import ENGINE_GRAPHS
-    from models.sam2.backend_trt import attach_engines
-    from models.sam2.streaming import SAM2StreamTracker
+    from ego360.export.sam2_export import synthetic_frames
+    from ego360.export.sam2_onnx import export_graphs
+    from ego360.export.trt_build import ENGINE_GRAPHS
+    from ego360.models.sam2 import names as N
+    from ego360.models.sam2.backend_trt import attach_engines
+    from ego360.models.sam2.streaming import SAM2StreamTracker
 
     model = U.random_model(size=SIZE)
     export_graphs(model, SIZE, tmp_path, only=ENGINE_GRAPHS)
@@ -70,18 +70,19 @@ def test_trt_structure_with_ring_equals_pytorch_on_cpu(tmp_path):
 
 
 def U_iou(a, b):  # noqa: N802
-    from calibration.report import mask_iou
+    from ego360.export.accuracy import mask_iou
 
     return mask_iou(a, b)
 
 
 def test_backend_needs_an_engine_dir():
-    from models.sam2 import create_tracker
-    from runtime.config import TrackerConfig
-    from runtime.errors import ModelError
+    from ego360.core.config import Config, TrackerConfig
+    from ego360.core.errors import ModelError
+    from ego360.core.geometry import Mounting
+    from ego360.models.registry import create_tracker
 
     with pytest.raises(ModelError, match="tracker.engine_dir is empty"):
-        create_tracker(TrackerConfig(backend="sam2-trt"))
+        create_tracker(Config(tracker=TrackerConfig(backend="sam2-trt")), Mounting())
 
 
 # ----------------------------------------------------------------- GPU (lent machine): scripts/gpu_check.sh
@@ -99,9 +100,9 @@ def _need_trt():
 @pytest.fixture(scope="module")
 def gpu_build(tmp_path_factory):
     _need_trt()
-    from calibration.dataset import build_calibration_set
-    from export.sam2_export import export_sam2, synthetic_frames
-    from export.trt_build import build_engines
+    from ego360.export.calib_dataset import build_calibration_set
+    from ego360.export.sam2_export import export_sam2, synthetic_frames
+    from ego360.export.trt_build import build_engines
 
     root = tmp_path_factory.mktemp("trt")
     export_sam2("sam2.1_hiera_t", GPU_SIZE, root / "onnx", seed=0)
@@ -126,10 +127,10 @@ def gpu_build(tmp_path_factory):
 def test_fp32_engines_track_like_pytorch_cuda(gpu_build):
     import torch
 
-    from export import names as N
-    from export.sam2_export import synthetic_frames
-    from models.sam2.backend_trt import load_trt_model
-    from models.sam2.streaming import SAM2StreamTracker
+    from ego360.export.sam2_export import synthetic_frames
+    from ego360.models.sam2 import names as N
+    from ego360.models.sam2.backend_trt import load_trt_model
+    from ego360.models.sam2.streaming import SAM2StreamTracker
 
     _, dirs, _ = gpu_build
     model = U.random_model(size=GPU_SIZE).to("cuda")
@@ -150,8 +151,8 @@ def test_fp32_engines_track_like_pytorch_cuda(gpu_build):
 
 @pytest.mark.gpu
 def test_int8_fp16_accuracy_report(gpu_build):
-    from calibration.dataset import iter_views
-    from calibration.report import accuracy_report, tracker_masks
+    from ego360.export.accuracy import accuracy_report, tracker_masks
+    from ego360.export.calib_dataset import iter_views
 
     root, dirs, calib = gpu_build
     views = list(iter_views(calib, "heldout"))
@@ -165,7 +166,7 @@ def test_int8_fp16_accuracy_report(gpu_build):
 
 @pytest.mark.gpu
 def test_engine_manifest_matches_this_gpu(gpu_build):
-    from export.trt_manifest import current_environment, load_trt_manifest
+    from ego360.models.sam2.trt_manifest import current_environment, load_trt_manifest
 
     _, dirs, _ = gpu_build
     env = current_environment()

@@ -1,4 +1,4 @@
-"""Engine building without a GPU: profile shapes from `export.names`, the FP16-pinned layer selection,
+"""Engine building without a GPU: profile shapes from `ego360.models.sam2.names`, the FP16-pinned layer selection,
 and the engine manifest's checks against (fake) current environments. The build itself is `gpu`."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from export import names as N
-from export import trt_build as B
-from runtime.errors import ConfigError, ModelError
+from ego360.core.errors import ConfigError, ModelError
+from ego360.export import trt_build as B
+from ego360.models.sam2 import names as N
 
 
 def test_profile_shapes_cover_objects_and_memory_length():
@@ -100,7 +100,7 @@ ENV = {"tensorrt": "10.3.0", "gpu": "NVIDIA H100 80GB HBM3", "compute_capability
 
 @pytest.fixture
 def engine_dir(tmp_path):
-    from export.trt_manifest import engine_entry, write_trt_manifest
+    from ego360.models.sam2.trt_manifest import engine_entry, write_trt_manifest
 
     onnx_dir, eng = tmp_path / "onnx", tmp_path / "engines"
     onnx_dir.mkdir()
@@ -117,7 +117,7 @@ def engine_dir(tmp_path):
 
 
 def test_manifest_round_trip(engine_dir):
-    from export.trt_manifest import load_trt_manifest
+    from ego360.models.sam2.trt_manifest import load_trt_manifest
 
     eng, _ = engine_dir
     man = load_trt_manifest(eng, dict(ENV), image_size=64)
@@ -132,7 +132,7 @@ def test_manifest_round_trip(engine_dir):
     ("compute_capability", "8.7", r"built for compute_capability '9.0', this machine has '8.7'"),
 ])
 def test_manifest_refuses_another_environment(engine_dir, key, value, msg):
-    from export.trt_manifest import load_trt_manifest
+    from ego360.models.sam2.trt_manifest import load_trt_manifest
 
     with pytest.raises(ModelError, match=msg) as err:
         load_trt_manifest(engine_dir[0], {**ENV, key: value})
@@ -140,7 +140,7 @@ def test_manifest_refuses_another_environment(engine_dir, key, value, msg):
 
 
 def test_manifest_refuses_changed_files_and_sizes(engine_dir, tmp_path):
-    from export.trt_manifest import TRT_MANIFEST, load_trt_manifest
+    from ego360.models.sam2.trt_manifest import TRT_MANIFEST, load_trt_manifest
 
     eng, onnx_dir = engine_dir
     with pytest.raises(ModelError, match="image size 64, not 256"):

@@ -17,7 +17,7 @@ def test_every_graph_on_the_cuda_execution_provider(tmp_path):
     if not torch.cuda.is_available() or "CUDAExecutionProvider" not in ort.get_available_providers():
         pytest.skip("needs CUDA and onnxruntime-gpu")
     U.require_sam2()
-    from export.sam2_onnx import export_graphs, verify_graphs
+    from ego360.export.sam2_onnx import export_graphs, verify_graphs
 
     model = U.random_model(size=128)
     export_graphs(model, 128, tmp_path)

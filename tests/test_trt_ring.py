@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from export import names as N
-from runtime.errors import ModelError
+from ego360.core.errors import ModelError
+from ego360.models.sam2 import names as N
 from tests import _sam2_utils as U
 
 pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.usefixtures("one_thread")]
@@ -20,7 +20,7 @@ FILLS = [(1, 4), (2, 0), (4, 36), (N.RING_FRAMES, N.RING_POINTERS * N.PTR_TOKENS
 def graphs(tmp_path_factory):
     U.require_sam2()
     pytest.importorskip("onnxruntime")
-    from export.sam2_onnx import export_graphs
+    from ego360.export.sam2_onnx import export_graphs
 
     out = tmp_path_factory.mktemp("ring")
     model = U.random_model(size=SIZE)
@@ -35,13 +35,13 @@ def _session(folder, name):
 
 
 def _ring_inputs(fills, seed=3):
-    from export.sam2_onnx import example_inputs
+    from ego360.export.sam2_onnx import example_inputs
 
     return example_inputs(SIZE, seed=seed, ring_fills=tuple(fills))["memory_attention_ring"]
 
 
 def test_ring_graph_equals_variable_length_pytorch_at_every_fill(graphs):
-    from export.sam2_onnx import ring_reference
+    from ego360.export.sam2_onnx import ring_reference
 
     model, folder = graphs
     inp = _ring_inputs(FILLS)
@@ -66,7 +66,7 @@ def test_ring_graph_equals_variable_length_pytorch_at_every_fill(graphs):
 def test_packed_memory_through_ring_equals_variable_length_graph(graphs):
     import torch
 
-    from export.sam2_onnx import pack_ring
+    from ego360.export.sam2_onnx import pack_ring
 
     _, folder = graphs
     var, ring = _session(folder, "memory_attention"), _session(folder, "memory_attention_ring")
@@ -89,7 +89,7 @@ def test_packed_memory_through_ring_equals_variable_length_graph(graphs):
 
 def test_memory_longer_than_the_ring_is_refused():
     torch = pytest.importorskip("torch")
-    from export.sam2_onnx import pack_ring
+    from ego360.export.sam2_onnx import pack_ring
 
     hw = (SIZE // 16) ** 2
     too_many = torch.zeros((N.RING_FRAMES + 1) * hw + 4, 1, 64)

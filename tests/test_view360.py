@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.errors import InputError
-from runtime.scenario.view360 import Interval, load_intervals
+from ego360.core.errors import InputError
+from ego360.tools.scenario.view360 import Interval, load_intervals
 from tests._scenario_utils import DATA
 
 # The shared copy when present, else the 13 KB copy kept in tests/data (same bytes).

@@ -7,11 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from models.captioning import CaptionRequest
-from models.vlm.async_runner import AsyncCaptioner
-from models.vlm.grounding import box_units, parse_boxes, smart_resize, view_box_to_equirect
-from models.vlm.views import RED, context_view, highlight, mask_bbox
-from runtime.packets import Box, Caption, Track
+from ego360.core.packets import Box, Caption, CaptionRequest, Track
+from ego360.models.vlm.async_runner import AsyncCaptioner
+from ego360.models.vlm.grounding import box_units, parse_boxes, smart_resize, view_box_to_equirect
+from ego360.models.vlm.views import RED, context_view, highlight, mask_bbox
 
 
 class GatedBackend:
@@ -162,7 +161,7 @@ def test_view_box_maps_to_equirect_through_the_inverse_map():
             pitch = np.degrees(np.arctan((50 - np.asarray(v)) / 50 * np.cos(np.radians(yaw))))
             return yaw, pitch
 
-    from models.vlm.grounding import ViewBox
+    from ego360.models.vlm.grounding import ViewBox
 
     box = view_box_to_equirect(Pinhole(), ViewBox(0, "victim", 50, 50, 100, 100), (180, 360))
     assert box.x0 == pytest.approx(180) and box.x1 == pytest.approx(225)  # yaw 0..45°
@@ -193,11 +192,11 @@ def test_context_view_centres_entities_across_the_seam_with_role_colours():
 
 
 def test_follow_view_and_grounding_round_trip_with_perspective_view():
-    projection = pytest.importorskip("runtime.projection")
+    projection = pytest.importorskip("ego360.core.projection")
     if not hasattr(projection, "PerspectiveView"):
-        pytest.skip("runtime.projection.PerspectiveView not available yet")
-    from models.vlm.grounding import ViewBox
-    from models.vlm.views import follow_view, render_mask
+        pytest.skip("ego360.core.projection.PerspectiveView not available yet")
+    from ego360.models.vlm.grounding import ViewBox
+    from ego360.models.vlm.views import follow_view, render_mask
     from tests._vlm_utils import scene_equirect
 
     img, mask = scene_equirect("blue", 60.0)

@@ -14,14 +14,16 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("torchvision")
 
-from models.captioning import CaptionRequest  # noqa: E402
-from models.vlm import create_captioner  # noqa: E402
-from models.vlm.prompt import SYSTEM_PROMPT, build_caption_prompt  # noqa: E402
-from models.vlm.views import context_view, highlight  # noqa: E402
-from runtime.config import CaptionerConfig  # noqa: E402
-from runtime.errors import ModelError  # noqa: E402
-from runtime.packets import Track  # noqa: E402
-from runtime.projection import mask_box_wrapped  # noqa: E402
+from ego360.core.config import CaptionerConfig  # noqa: E402
+from ego360.core.errors import ModelError  # noqa: E402
+from ego360.core.packets import (
+    CaptionRequest,  # noqa: E402
+    Track,  # noqa: E402
+)
+from ego360.core.projection import mask_box_wrapped  # noqa: E402
+from ego360.models.registry import create_captioner  # noqa: E402
+from ego360.models.vlm.prompt import SYSTEM_PROMPT, build_caption_prompt  # noqa: E402
+from ego360.models.vlm.views import context_view, highlight  # noqa: E402
 from tests._vlm_utils import COLOURS, answer_json, build_tiny_qwen25vl, scene_equirect  # noqa: E402
 
 CROP = 64

@@ -13,13 +13,12 @@ import cv2
 import numpy as np
 import pytest
 
-from models.captioning import CaptionRequest
-from models.vlm import create_captioner
-from models.vlm.async_runner import AsyncCaptioner
-from models.vlm.base import VLMError
-from runtime.config import CaptionerConfig
-from runtime.errors import ConfigError
-from runtime.packets import Caption
+from ego360.core.config import CaptionerConfig
+from ego360.core.errors import ConfigError
+from ego360.core.packets import Caption, CaptionRequest
+from ego360.models.registry import create_captioner
+from ego360.models.vlm.async_runner import AsyncCaptioner
+from ego360.models.vlm.base import VLMError
 
 SECRET = "sk-test-do-not-log-4242"
 GOOD = json.dumps({"role": "perpetrator", "appearance": "man in a green coat", "motion": "running",

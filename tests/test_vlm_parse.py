@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from models.captioning import CaptionRequest
-from models.vlm.parse import ParseError, extract_json, parse_caption, sanitise_speech, strip_directions
-from models.vlm.prompt import build_caption_prompt, select_frames
+from ego360.core.packets import CaptionRequest
+from ego360.models.vlm.parse import ParseError, extract_json, parse_caption, sanitise_speech, strip_directions
+from ego360.models.vlm.prompt import build_caption_prompt, select_frames
 
 
 def _request(clock: int = 3, bearing: float = 90.0, **kw) -> CaptionRequest:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import socket
 
-from runtime.bearings import Mounting
-from runtime.config import load_config
-from runtime.events_log import read_events
-from runtime.session import run_session
+from ego360.core.config import load_config
+from ego360.core.geometry import Mounting
+from ego360.runtime.services.events_log import read_events
+from ego360.runtime.session import run_session
 
 
 def _closed_port() -> int:
@@ -17,7 +17,7 @@ def _closed_port() -> int:
 
 
 def _replay(out, *extra: str):
-    from runtime.scenario.source import ScenarioSource
+    from ego360.tools.scenario.source import ScenarioSource
 
     cfg = load_config(None, ["runner.process_every=2", "output.annotated_video=false", "audio.sink=file",
                              "tts.backend=none", *extra])

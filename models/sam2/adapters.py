@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import ModelError
+from ego360.core.errors import ModelError
 
 GLUE = "glue.pt"
 NETWORKS = ("image_encoder", "memory_attention", "memory_encoder", "sam_prompt_encoder", "sam_mask_decoder")
@@ -27,7 +27,7 @@ def build_glued_model(folder: Path, manifest: Mapping[str, Any], fix: str, redo:
     file is a one-line ModelError ending in `fix` (missing) or `redo` (mismatch)."""
     import torch
 
-    from models.sam2.build import build_model
+    from ego360.models.sam2.build import build_model
 
     model = build_model(manifest["config"], None, manifest["image_size"])
     glue_path = Path(folder) / GLUE

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from export import names as N
-from models.sam2.adapters import attach_networks, build_glued_model
-from runtime.config import TrackerConfig
-from runtime.errors import ConfigError, ModelError
+from ego360.core.config import TrackerConfig
+from ego360.core.errors import ConfigError, ModelError
+from ego360.models.sam2 import names as N
+from ego360.models.sam2.adapters import attach_networks, build_glued_model
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 
@@ -58,7 +58,7 @@ def attach_sessions(model: Any, folder: Path, providers: list[str]) -> Any:
 
 def load_onnx_model(folder: str | Path, providers: list[str], image_size: int | None = None) -> Any:
     """Architecture from the manifest, glue weights from `glue.pt`, networks from the ONNX graphs."""
-    from export.manifest import load_manifest
+    from ego360.models.sam2.manifest import load_manifest
 
     folder = Path(folder)
     man = load_manifest(folder, image_size)
@@ -67,7 +67,7 @@ def load_onnx_model(folder: str | Path, providers: list[str], image_size: int | 
 
 
 def stream_factory(cfg: TrackerConfig) -> Callable[[], Any]:
-    from models.sam2.streaming import SAM2StreamTracker
+    from ego360.models.sam2.streaming import SAM2StreamTracker
 
     if not cfg.onnx_dir:
         raise ModelError("tracker.onnx_dir is empty; export with `ego360 export sam2 --out DIR` "

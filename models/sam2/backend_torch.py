@@ -7,8 +7,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from runtime.config import TrackerConfig
-from runtime.errors import ModelError
+from ego360.core.config import TrackerConfig
+from ego360.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 _RANDOM = re.compile(r"^random(?::(\d+))?$")
@@ -19,7 +19,7 @@ def load_model(cfg: TrackerConfig, device: str | None = None) -> Any:
     weights for smoke tests (masks are then meaningless, and a warning says so)."""
     import torch
 
-    from models.sam2.build import CONFIGS, build_model, config_path
+    from ego360.models.sam2.build import CONFIGS, build_model, config_path
 
     config_path(cfg.sam2_config)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -36,7 +36,7 @@ def load_model(cfg: TrackerConfig, device: str | None = None) -> Any:
 
 
 def stream_factory(cfg: TrackerConfig) -> Callable[[], Any]:
-    from models.sam2.streaming import SAM2StreamTracker
+    from ego360.models.sam2.streaming import SAM2StreamTracker
 
     model = load_model(cfg)
     return lambda: SAM2StreamTracker(model, non_overlap_masks=False, max_cond_frames=8)

@@ -4,7 +4,7 @@ Structured like `backend_onnx` (engines replace the ONNX Runtime sessions, same 
 difference: memory attention runs on the padded fixed-length ring (`memory_attention_ring`), so each
 call packs the variable-length memory into the ring and streams cap conditioning frames at
 `names.RING_COND_FRAMES` to stay inside it. Engines are built by `ego360 export trt` and checked
-against this machine (TensorRT version, GPU) by `export.trt_manifest` before they are deserialized.
+against this machine (TensorRT version, GPU) by `ego360.models.sam2.trt_manifest` before they are deserialized.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from export import names as N
-from models.sam2.adapters import attach_networks, build_glued_model
-from runtime.config import TrackerConfig
-from runtime.errors import ModelError
+from ego360.core.config import TrackerConfig
+from ego360.core.errors import ModelError
+from ego360.models.sam2 import names as N
+from ego360.models.sam2.adapters import attach_networks, build_glued_model
 
 
 class TrtEngine:
@@ -61,7 +61,7 @@ class TrtEngine:
 def attach_engines(model: Any, engines: Mapping[str, Callable[..., list]]) -> Any:
     """Replace the networks of `model` (in place) by engine calls (see `adapters.attach_networks`). Any
     callables with the graphs' signatures work: CPU tests pass ONNX Runtime sessions of the same graphs."""
-    from export.sam2_onnx import pack_ring
+    from ego360.models.sam2.ring import pack_ring
 
     ring, size = engines["memory_attention_ring"], model.image_size
 
@@ -76,7 +76,7 @@ def load_trt_model(folder: str | Path, image_size: int | None = None, env: Mappi
     """Architecture and glue weights from the engine folder, networks from its engines (GPU only)."""
     import tensorrt as trt
 
-    from export.trt_manifest import current_environment, load_trt_manifest
+    from ego360.models.sam2.trt_manifest import current_environment, load_trt_manifest
 
     folder = Path(folder)
     man = load_trt_manifest(folder, env or current_environment(), image_size)
@@ -87,7 +87,7 @@ def load_trt_model(folder: str | Path, image_size: int | None = None, env: Mappi
 
 
 def stream_factory(cfg: TrackerConfig) -> Callable[[], Any]:
-    from models.sam2.streaming import SAM2StreamTracker
+    from ego360.models.sam2.streaming import SAM2StreamTracker
 
     if not cfg.engine_dir:
         raise ModelError("tracker.engine_dir is empty; build engines with `ego360 export trt --onnx DIR --out DIR` "

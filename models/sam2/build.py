@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import ConfigError, ModelError
+from ego360.core.errors import ConfigError, ModelError
 
 # short name -> (hydra config inside the sam2 package, official checkpoint file name)
 CONFIGS: dict[str, tuple[str, str]] = {

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from runtime.packets import Box, FramePacket, Role, Track
+from ego360.core.packets import Box, FramePacket, Role, Track
 
 
 class StreamTracker(Protocol):
@@ -32,9 +32,10 @@ class StreamTracker(Protocol):
 @dataclass
 class _Entity:
     stream: StreamTracker
-    view: Any  # runtime.projection.PerspectiveView
+    view: Any  # ego360.core.projection.PerspectiveView
     role: Role
     kind: str
+    last_mask: np.ndarray | None = None  # equirect bool, for `occupancy`
 
 
 def angular_distance_deg(yaw1: float, pitch1: float, yaw2: float, pitch2: float) -> float:
@@ -45,7 +46,7 @@ def angular_distance_deg(yaw1: float, pitch1: float, yaw2: float, pitch2: float)
 
 
 class FollowViewTracker:
-    """`models.tracking.Tracker` for SAM2 backends; `make_stream()` returns a fresh stream tracker."""
+    """`ego360.core.interfaces.Tracker` for SAM2 backends; `make_stream()` returns a fresh stream tracker."""
 
     def __init__(
         self,
@@ -67,7 +68,7 @@ class FollowViewTracker:
 
     def add(self, frame: FramePacket, entity_id: int, mask: np.ndarray, role: Role, kind: str = "unknown") -> None:
         """Seed (or re-seed) an entity; a new entity gets a view centred on its mask."""
-        from runtime.projection import mask_centroid_yawpitch
+        from ego360.core.projection import mask_centroid_yawpitch
 
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != frame.image.shape[:2]:
@@ -79,7 +80,7 @@ class FollowViewTracker:
                 raise ValueError(f"entity {entity_id}: empty seed mask")
             ent = _Entity(self._make_stream(), self._view(*centre, frame), role, kind)
             self._entities[entity_id] = ent
-        ent.role, ent.kind = role, kind
+        ent.role, ent.kind, ent.last_mask = role, kind, mask
         view_mask = ent.view.mask_from_equirect(mask)
         ent.stream.add_object(frame.frame_index, ent.view.render(frame.image), entity_id, mask=view_mask)
 
@@ -87,17 +88,30 @@ class FollowViewTracker:
         """One Track per entity on `frame`, masks back in equirect pixels."""
         return [self._track_one(frame, eid, ent) for eid, ent in self._entities.items()]
 
+    def occupancy(self, height: int, width: int) -> np.ndarray:
+        """Union of the entities' latest equirect masks, resized to (height, width)."""
+        import cv2
+
+        held = np.zeros((height, width), bool)
+        for ent in self._entities.values():
+            if ent.last_mask is not None and ent.last_mask.any():
+                m = ent.last_mask.astype(np.uint8)
+                if m.shape != (height, width):
+                    m = cv2.resize(m, (width, height), interpolation=cv2.INTER_NEAREST)
+                held |= m.astype(bool)
+        return held
+
     def remove(self, entity_id: int) -> None:
         ent = self._entities.pop(entity_id, None)
         if ent is not None:
             ent.stream.remove_object(entity_id)
 
     def _track_one(self, frame: FramePacket, entity_id: int, ent: _Entity) -> Track:
-        from runtime.bearings import wrap_deg
-        from runtime.projection import mask_box_wrapped, mask_centroid_yawpitch
+        from ego360.core.geometry import wrap_deg
+        from ego360.core.projection import mask_box_wrapped, mask_centroid_yawpitch
 
         out = ent.stream.track(ent.view.render(frame.image), frame_idx=frame.frame_index)[entity_id]
-        eq_mask = ent.view.mask_to_equirect(out.mask)
+        eq_mask = ent.last_mask = ent.view.mask_to_equirect(out.mask)
         centre = mask_centroid_yawpitch(eq_mask)
         yaw, pitch = centre if centre is not None else (ent.view.yaw_deg, ent.view.pitch_deg)
         drift = angular_distance_deg(yaw, pitch, ent.view.yaw_deg, ent.view.pitch_deg)
@@ -111,7 +125,7 @@ class FollowViewTracker:
         )
 
     def _view(self, yaw: float, pitch: float, frame: FramePacket) -> Any:
-        from runtime.projection import PerspectiveView
+        from ego360.core.projection import PerspectiveView
 
         pitch = max(-90.0, min(90.0, pitch))
         return PerspectiveView(yaw, pitch, self.fov_deg, out_size=(self.view_size, self.view_size),

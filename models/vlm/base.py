@@ -7,10 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from models.captioning import CaptionRequest
-from models.vlm.parse import ParseError, parse_caption
-from models.vlm.prompt import CAPTION_SCHEMA, Prompt, build_caption_prompt, build_repair_prompt
-from runtime.packets import Caption
+from ego360.core.packets import Caption, CaptionRequest
+from ego360.models.vlm.parse import ParseError, parse_caption
+from ego360.models.vlm.prompt import CAPTION_SCHEMA, Prompt, build_caption_prompt, build_repair_prompt
 
 log = logging.getLogger("ego360.vlm")
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from models.vlm.parse import ParseError, extract_json
-from runtime.packets import Box
+from ego360.core.packets import Box
+from ego360.models.vlm.parse import ParseError, extract_json
 
 LABELS = {"perpetrator": "perpetrator", "victim": "victim", "target": "target", "attacker": "perpetrator",
           "thief": "perpetrator", "aggressor": "perpetrator"}

@@ -14,13 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from models.captioning import CaptionRequest
-from models.vlm.base import Completion, VLMError, caption_with_repair
-from models.vlm.prompt import Prompt
-from models.vlm.views import limit_pixels
-from runtime.config import CaptionerConfig
-from runtime.errors import ConfigError, ModelError
-from runtime.packets import Caption
+from ego360.core.config import CaptionerConfig
+from ego360.core.errors import ConfigError, ModelError
+from ego360.core.packets import Caption, CaptionRequest
+from ego360.models.vlm.base import Completion, VLMError, caption_with_repair
+from ego360.models.vlm.prompt import Prompt
+from ego360.models.vlm.views import limit_pixels
 
 
 def check_model_dir(model_dir: str) -> Path:
@@ -50,6 +49,7 @@ class TransformersCaptioner:
     """`captioner.backend = "transformers"`; thread-safe (one generate at a time)."""
 
     name = "transformers"
+    is_vlm = True
 
     def __init__(self, cfg: CaptionerConfig):
         path = check_model_dir(cfg.model_dir)

@@ -19,13 +19,12 @@ import urllib.request
 import cv2
 import numpy as np
 
-from models.captioning import CaptionRequest
-from models.vlm.base import Completion, VLMError, caption_with_repair, log
-from models.vlm.prompt import Prompt
-from models.vlm.views import limit_pixels
-from runtime.config import CaptionerConfig
-from runtime.errors import ConfigError
-from runtime.packets import Caption
+from ego360.core.config import CaptionerConfig
+from ego360.core.errors import ConfigError
+from ego360.core.packets import Caption, CaptionRequest
+from ego360.models.vlm.base import Completion, VLMError, caption_with_repair, log
+from ego360.models.vlm.prompt import Prompt
+from ego360.models.vlm.views import limit_pixels
 
 
 def jpeg_data_url(img: np.ndarray, quality: int = 90) -> str:
@@ -41,6 +40,7 @@ class OpenAICaptioner:
     """`captioner.backend = "openai"`."""
 
     name = "openai"
+    is_vlm = True
 
     def __init__(self, cfg: CaptionerConfig):
         if not cfg.base_url.startswith(("http://", "https://")):

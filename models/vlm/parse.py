@@ -11,8 +11,7 @@ import json
 import re
 from collections.abc import Callable
 
-from models.captioning import CaptionRequest
-from runtime.packets import Caption
+from ego360.core.packets import Caption, CaptionRequest
 
 MAX_SPEECH_WORDS = 12
 MAX_FIELD_WORDS = 24

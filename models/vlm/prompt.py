@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.captioning import CaptionRequest
+from ego360.core.packets import CaptionRequest
 
 ROLE_COLOURS: dict[str, tuple[int, int, int]] = {
     "perpetrator": (255, 0, 0),

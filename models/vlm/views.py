@@ -11,8 +11,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from models.vlm.prompt import ROLE_COLOURS
-from runtime.packets import Box, Track
+from ego360.core.packets import Box, Track
+from ego360.models.vlm.prompt import ROLE_COLOURS
 
 RED = (255, 0, 0)
 
@@ -51,7 +51,7 @@ def render_mask(view: Any, mask: np.ndarray) -> np.ndarray:
 
 
 def follow_view(view: Any, equirect: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """One follow-view frame: `view` (a runtime.projection.PerspectiveView) aimed at the entity."""
+    """One follow-view frame: `view` (a ego360.core.projection.PerspectiveView) aimed at the entity."""
     return highlight(np.asarray(view.render(equirect)), render_mask(view, mask))
 
 
@@ -89,7 +89,7 @@ def limit_pixels(img: np.ndarray, max_pixels: int, factor: int = 28) -> np.ndarr
     Sending images already on the model's grid makes the server's own resize an identity, so boxes
     it answers in "absolute pixels" are pixels of the picture we sent.
     """
-    from models.vlm.grounding import smart_resize
+    from ego360.models.vlm.grounding import smart_resize
 
     h, w = img.shape[:2]
     nh, nw = smart_resize(h, w, factor=factor, min_pixels=factor * factor, max_pixels=max_pixels)

@@ -4,8 +4,8 @@ Only numpy-level modules are imported here; `sounddevice` and `pyttsx3` are impo
 the classes that need them so `import runtime.audio` works on machines without an audio stack.
 """
 
-from runtime.audio.earcon import make_earcon
-from runtime.audio.pan import pan_gains, spatialize
-from runtime.audio.policy import AlertPolicy, Decision, PolicyCounters
+from ego360.runtime.audio.earcon import make_earcon
+from ego360.runtime.audio.pan import pan_gains, spatialize
+from ego360.runtime.audio.policy import AlertPolicy, Decision, PolicyCounters
 
 __all__ = ["AlertPolicy", "Decision", "PolicyCounters", "make_earcon", "pan_gains", "spatialize"]

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from runtime.audio.pan import is_behind
+from ego360.runtime.audio.pan import is_behind
 
 FRONT_TONES_HZ = (660.0, 990.0)
 BEHIND_TONES_HZ = (440.0, 294.0)

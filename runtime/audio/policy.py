@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from runtime.config import AlertsConfig
-from runtime.packets import Alert
+from ego360.core.config import AlertsConfig
+from ego360.core.packets import Alert
 
 _NS = 1_000_000_000
 

@@ -18,9 +18,9 @@ from typing import Protocol
 
 import numpy as np
 
-from runtime.audio.mixer import Mixer, Timeline
-from runtime.config import AudioConfig
-from runtime.errors import UserError
+from ego360.core.config import AudioConfig
+from ego360.core.errors import UserError
+from ego360.runtime.audio.mixer import Mixer, Timeline
 
 log = logging.getLogger(__name__)
 

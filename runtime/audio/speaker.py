@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.audio.earcon import make_earcon
-from runtime.audio.pan import spatialize
-from runtime.audio.policy import Decision
-from runtime.audio.sinks import AudioOut, Handle
-from runtime.audio.tts import SpeechEngine, TTSStats, TTSWorker
-from runtime.config import AudioConfig, TTSConfig
-from runtime.packets import Alert
+from ego360.core.config import AudioConfig, TTSConfig
+from ego360.core.packets import Alert
+from ego360.runtime.audio.earcon import make_earcon
+from ego360.runtime.audio.pan import spatialize
+from ego360.runtime.audio.policy import Decision
+from ego360.runtime.audio.sinks import AudioOut, Handle
+from ego360.runtime.audio.tts import SpeechEngine, TTSStats, TTSWorker
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from typing import Protocol
 
 import numpy as np
 
-from runtime.config import TTSConfig
+from ego360.core.config import TTSConfig
 
 log = logging.getLogger(__name__)
 

@@ -7,42 +7,31 @@ CLI needs no per-kind flags.
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Callable
 from pathlib import Path
 
-from runtime.config import SourceConfig
-from runtime.errors import InputError
-from runtime.sources.base import Source
-from runtime.sources.camera import URL_SCHEMES, CameraSource, CameraStats, is_camera_spec
-from runtime.sources.checks import check_frame
-from runtime.sources.images import IMAGE_EXTENSIONS, ImageFolderSource
-from runtime.sources.video import VIDEO_EXTENSIONS, VideoFileSource
+from ego360.core.config import SourceConfig
+from ego360.core.errors import InputError
+from ego360.runtime.sources.base import Source
+from ego360.runtime.sources.camera import URL_SCHEMES, CameraSource, CameraStats, is_camera_spec
+from ego360.runtime.sources.checks import check_frame
+from ego360.runtime.sources.images import IMAGE_EXTENSIONS, ImageFolderSource
+from ego360.runtime.sources.video import VIDEO_EXTENSIONS, VideoFileSource
 
 __all__ = [
     "CameraSource", "CameraStats", "ImageFolderSource", "Source", "VideoFileSource", "check_frame", "open_source",
+    "register_scheme",
 ]
 
-SCENARIO_PREFIX = "scenario:"
+# Spec prefixes opened by a layer above the runtime (e.g. `scenario:NAME`, registered by
+# `ego360.tools`): the runtime never imports its tools, the tools plug their sources in here.
+Opener = Callable[[str, SourceConfig, bool, "bool | None"], Source]
+_SCHEMES: dict[str, Opener] = {}
 
 
-def _open_scenario(name: str, cfg: SourceConfig, realtime: bool, live: bool | None):
-    """Lazy import: scenarios are optional and pull in their own renderer.
-
-    Only the keyword arguments ScenarioSource declares are passed, so either side can grow options
-    without breaking the other.
-    """
-    if not name:
-        raise InputError("scenario source needs a name, e.g. scenario:crossing")
-    from runtime.scenario.source import ScenarioSource
-
-    offered = {"realtime": realtime, "max_width": cfg.max_width, "cfg": cfg}
-    if live is not None:
-        offered["live"] = live
-    params = inspect.signature(ScenarioSource).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return ScenarioSource(name, **offered)
-    names = {p.name for p in params}
-    return ScenarioSource(name, **{k: v for k, v in offered.items() if k in names})
+def register_scheme(prefix: str, opener: Opener) -> None:
+    """`open_source("PREFIX rest")` → `opener(rest, cfg, realtime, live)`."""
+    _SCHEMES[prefix] = opener
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -69,8 +58,12 @@ def open_source(spec: str, cfg: SourceConfig | None = None, *, realtime: bool = 
     spec = str(spec).strip()
     if not spec:
         raise InputError("empty source; pass a video file, image folder, camera index or stream URL")
-    if spec.startswith(SCENARIO_PREFIX):
-        return _open_scenario(spec[len(SCENARIO_PREFIX):].strip(), cfg, realtime, live)
+    for prefix, opener in _SCHEMES.items():
+        if spec.startswith(prefix):
+            return opener(spec[len(prefix):].strip(), cfg, realtime, live)
+    if spec.startswith("scenario:"):
+        raise InputError(f"{spec}: scenario sources come with the ego360 tools; run through `ego360` "
+                         "or import ego360.tools first")
     if spec.lower().startswith(URL_SCHEMES) or "!" in spec:
         return CameraSource(spec, cfg, live=live)
     path = Path(spec).expanduser()

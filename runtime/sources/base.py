@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-from runtime.packets import FramePacket, SourceInfo
+from ego360.core.packets import FramePacket, SourceInfo
 
-log = logging.getLogger("runtime.sources")
+log = logging.getLogger("ego360.runtime.sources")
 
 # A replay that falls this far behind its schedule (slow disk, a consumer that blocked) re-anchors
 # instead of bursting frames to catch up: a live-like source never delivers faster than its fps.

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from runtime.config import SourceConfig
-from runtime.errors import InputError
-from runtime.packets import FramePacket, SourceInfo
-from runtime.sources.base import SourceBase
-from runtime.sources.checks import check_frame
+from ego360.core.config import SourceConfig
+from ego360.core.errors import InputError
+from ego360.core.packets import FramePacket, SourceInfo
+from ego360.runtime.sources.base import SourceBase
+from ego360.runtime.sources.checks import check_frame
 
-log = logging.getLogger("runtime.sources.camera")
+log = logging.getLogger("ego360.runtime.sources.camera")
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtp://", "srt://", "udp://", "tcp://", "http://", "https://")
 _FALLBACK_FPS = 30.0

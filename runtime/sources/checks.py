@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from runtime.errors import InputError
+from ego360.core.errors import InputError
 
 # A tolerance for the 2:1 check: a few encoders pad or crop a row or two (e.g. 3840×1922);
 # such frames are resized to exactly 2:1. Anything further off is not an equirect image.

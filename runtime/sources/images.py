@@ -10,10 +10,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from runtime.errors import InputError
-from runtime.packets import FramePacket, SourceInfo
-from runtime.sources.base import Pacer, SourceBase, log
-from runtime.sources.checks import check_frame
+from ego360.core.errors import InputError
+from ego360.core.packets import FramePacket, SourceInfo
+from ego360.runtime.sources.base import Pacer, SourceBase, log
+from ego360.runtime.sources.checks import check_frame
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 

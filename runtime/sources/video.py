@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.errors import InputError
-from runtime.packets import FramePacket, SourceInfo
-from runtime.sources.base import Pacer, SourceBase, log
-from runtime.sources.checks import check_frame
+from ego360.core.errors import InputError
+from ego360.core.packets import FramePacket, SourceInfo
+from ego360.runtime.sources.base import Pacer, SourceBase, log
+from ego360.runtime.sources.checks import check_frame
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts")
 _FIX = "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"

@@ -1,1 +1,0 @@
-"""One module per `ego360` subcommand; see runtime.cli."""

@@ -1,0 +1,1 @@
+"""One module per `ego360` subcommand; see ego360.tools.cli."""

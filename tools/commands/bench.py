@@ -1,0 +1,27 @@
+"""`ego360 bench NAME`: micro-benchmarks that print figures (never pass/fail on timing).
+
+Each benchmark is a module exposing `add_arguments(parser)` and `run(args) -> int`; add one by
+adding a line to BENCHMARKS. Those modules must import light (heavy imports inside `run`), since
+every `ego360` invocation builds all parsers.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# name → (module, one-line help)
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "projection": ("ego360.tools.bench.projection", "equirect → cube faces: ours vs py360convert (median ms)"),
+    "replay": ("ego360.tools.bench.replay", "the alert path per stage: fps, capture→earcon latency, RSS, side by side"),
+    "tts": ("ego360.tools.bench.tts", "speech engine: synthesis time and failures over fresh processes"),
+}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("bench", help="run a micro-benchmark and print its figures")
+    sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    for name, (module_name, help_text) in BENCHMARKS.items():
+        module = importlib.import_module(module_name)
+        bench_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(bench_parser)
+        bench_parser.set_defaults(func=module.run)

@@ -1,0 +1,48 @@
+"""`ego360 calibrate`: write or show the camera mounting calibration (yaw offset, pitch, roll).
+
+Values are given by hand for now; the file is written atomically so a crash never leaves a
+half-written calibration that would silently rotate every spoken bearing.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "calibrate", help="write (or --show) the camera mounting calibration: yaw offset, pitch, roll")
+    parser.add_argument("--yaw-offset", type=float, metavar="DEG",
+                        help="camera yaw at which the wearer's straight ahead appears (wearer yaw = camera yaw − DEG)")
+    parser.add_argument("--pitch", type=float, default=0.0, metavar="DEG",
+                        help="camera tilt, positive = tilted up (default 0)")
+    parser.add_argument("--roll", type=float, default=0.0, metavar="DEG",
+                        help="camera roll, positive = right side down (default 0)")
+    parser.add_argument("--out", metavar="PATH", help="file to write (default $XDG_CONFIG_HOME/ego360/mounting.toml)")
+    parser.add_argument("--show", nargs="?", const="", default=None, metavar="PATH",
+                        help="print the calibration in PATH (default file if PATH is omitted) and exit")
+    parser.set_defaults(func=run)
+
+
+def _describe(path, m) -> str:
+    return (f"{path}: yaw_offset_deg = {m.yaw_offset_deg:g}, pitch_deg = {m.pitch_deg:g}, "
+            f"roll_deg = {m.roll_deg:g}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ego360.calibration.mounting import default_path, load_mounting, save_mounting
+    from ego360.core.errors import ConfigError
+    from ego360.core.geometry import Mounting
+
+    if args.show is not None:
+        if args.yaw_offset is not None or args.out:
+            raise ConfigError("--show only reads; drop --yaw-offset/--out, or drop --show to write")
+        path = args.show or default_path()
+        print(_describe(path, load_mounting(path)))
+        return 0
+    if args.yaw_offset is None:
+        raise ConfigError("nothing to do: give --yaw-offset DEG to write a calibration, or --show to read one")
+    m = Mounting(float(args.yaw_offset), float(args.pitch), float(args.roll))
+    written = save_mounting(args.out or default_path(), m)
+    print("wrote " + _describe(written, load_mounting(written)))
+    return 0

@@ -1,0 +1,92 @@
+"""`ego360 export sam2|trt|calib ...`: SAM2 to ONNX (`--verify` against PyTorch), ONNX to TensorRT
+engines (FP32/FP16/INT8, on a GPU machine), and the INT8 calibration set (follow-views from clips)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("export", help="export models for ONNX Runtime / TensorRT")
+    kinds = parser.add_subparsers(dest="export_kind", metavar="MODEL", required=True)
+    p = kinds.add_parser("sam2", help="SAM2 tracker graphs (image encoder, prompt/mask decoder, memory)")
+    p.add_argument("--config", required=True, help="e.g. sam2.1_hiera_t, sam2_hiera_l")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="official checkpoint (.pt)")
+    src.add_argument("--random-weights", action="store_true", help="random weights (tests, benchmarks)")
+    p.add_argument("--seed", type=int, default=0, help="seed for --random-weights")
+    p.add_argument("--image-size", type=int, default=1024, help="model input size (1024, 512, 256)")
+    p.add_argument("--out", required=True, type=Path, help="output folder (e.g. exports/sam2_t_256)")
+    p.add_argument("--verify", action="store_true", help="compare every graph and a 16-frame track with PyTorch")
+    p.set_defaults(func=_run)
+    _register_trt(kinds)
+    _register_calib(kinds)
+
+
+def _register_trt(kinds: argparse._SubParsersAction) -> None:
+    from ego360.export.trt_build import KEEP_FP16_DEFAULT, PRECISIONS, RULES
+
+    p = kinds.add_parser("trt", help="TensorRT engines from an `export sam2` folder (needs a GPU and tensorrt)")
+    p.add_argument("--onnx", required=True, type=Path, help="folder written by `ego360 export sam2`")
+    p.add_argument("--out", required=True, type=Path, help="engine folder (e.g. engines/t256_fp16)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp16")
+    p.add_argument("--calib", type=Path, help="calibration set from `ego360 export calib` (INT8)")
+    p.add_argument("--calibrator", choices=("entropy", "minmax"), default="entropy")
+    p.add_argument("--timing-cache", type=Path,
+                   help="timing cache file, shared between builds (default OUT/timing.cache)")
+    p.add_argument("--max-objects", type=int, default=8, help="upper end of the object-count profile")
+    p.add_argument("--keep-fp16", default=",".join(KEEP_FP16_DEFAULT),
+                   help=f"layer groups kept in FP16 under INT8, comma-separated from: {', '.join(RULES)}")
+    p.set_defaults(func=_run_trt)
+
+
+def _register_calib(kinds: argparse._SubParsersAction) -> None:
+    p = kinds.add_parser("calib", help="INT8 calibration set: the follow-views the tracker sees, cut from clips")
+    p.add_argument("--source", action="append", required=True,
+                   help="clip, image folder or scenario:NAME (repeatable); scenarios aim views at their entities")
+    p.add_argument("--out", required=True, type=Path, help="output folder (e.g. exports/calib)")
+    p.add_argument("--view-size", type=int, default=512, help="follow-view size (tracker.view_size)")
+    p.add_argument("--fov", type=float, default=90.0, help="follow-view FOV in degrees (tracker.view_fov_deg)")
+    p.add_argument("--stride", type=int, default=5, help="use every Nth frame")
+    p.add_argument("--max-views", type=int, default=256)
+    p.add_argument("--held-out-every", type=int, default=5, help="every Nth view is held out for the IoU report")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_run_calib)
+
+
+def _run_trt(args: argparse.Namespace) -> int:
+    from ego360.export.trt_build import build_engines
+
+    keep = tuple(k.strip() for k in args.keep_fp16.split(",") if k.strip())
+    path = build_engines(args.onnx, args.out, args.precision, calib_dir=args.calib, calibrator_kind=args.calibrator,
+                         timing_cache=args.timing_cache, max_objects=args.max_objects, keep_fp16_layers=keep)
+    print(f"built {args.precision} engines in {args.out} ({path.name})")
+    return 0
+
+
+def _run_calib(args: argparse.Namespace) -> int:
+    from ego360.export.calib_dataset import build_calibration_set
+
+    cs = build_calibration_set(args.source, args.out, view_size=args.view_size, fov_deg=args.fov, stride=args.stride,
+                               max_views=args.max_views, held_out_every=args.held_out_every, seed=args.seed)
+    print(f"calibration set in {cs.folder}: {cs.views['calib']} calibration views, {cs.views['heldout']} held out "
+          f"({cs.view_size}x{cs.view_size}, FOV {cs.fov_deg:g})")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ego360.export.sam2_export import export_sam2
+
+    report = export_sam2(args.config, args.image_size, args.out, checkpoint=args.checkpoint,
+                         seed=args.seed if args.random_weights else None, verify=args.verify)
+    print(f"exported {args.config} @ {args.image_size} to {report.folder}")
+    ok = True
+    for name, (delta, cos) in report.graphs.items():
+        good = delta <= 1e-4 and cos >= 0.9999
+        ok &= good
+        print(f"  {name:22s} max|d|={delta:.3g} cosine={cos:.8f} {'ok' if good else 'FAIL'}")
+    if report.track_iou is not None:
+        ok &= report.track_iou == 1.0
+        print(f"  end-to-end track (16 frames, ONNX Runtime vs PyTorch): min mask IoU={report.track_iou:.6f}")
+    return 0 if ok else 1

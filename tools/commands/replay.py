@@ -1,0 +1,43 @@
+"""`ego360 replay CLIP --out DIR`: the alert path over a recorded clip (or image folder / scenario)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ego360.tools.commands._common import (
+    add_config_args,
+    add_yaw_offset,
+    config_from_args,
+    prepare_out_dir,
+    print_alerts,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("replay", help="replay a clip through trigger, tracker, captions and spoken alerts",
+                       description="Replay a recorded clip (video file, image folder or scenario:NAME) offline; "
+                                   "writes events.jsonl, alerts.wav and annotated.mp4 into --out.")
+    p.add_argument("clip", metavar="CLIP", help="video file, image folder, or scenario:NAME")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--realtime", action="store_true", help="pace frames to the clip fps (default: as fast as possible)")
+    add_yaw_offset(p)
+    add_config_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ego360.calibration.mounting import resolve_mounting
+    from ego360.runtime.session import run_session
+    from ego360.runtime.sources import open_source
+
+    cfg = config_from_args(args)
+    out = prepare_out_dir(args.out)
+    mounting = resolve_mounting(cfg.bearings, args.yaw_offset)
+    source = open_source(args.clip, cfg.source, realtime=args.realtime or cfg.runner.realtime, live=False)
+    console = Console(stderr=True)
+    with console.status(f"replaying {args.clip} …"):
+        result = run_session(cfg, source, out, mounting, live=False)
+    print_alerts(Console(), result)
+    return 0

@@ -1,0 +1,164 @@
+"""Score one replay against its ground truth: the unit of work a process pool or a Ray task runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ego360.tools.evaluation.io import (
+    DEFAULT_FPS,
+    ClipGT,
+    GTEntity,
+    GTEvent,
+    PredCaption,
+    Predictions,
+    load_gt_arg,
+    load_predictions,
+)
+from ego360.tools.evaluation.judge import DIMENSIONS, ScorerSpec, make_scorer
+from ego360.tools.evaluation.matching import MATCH_IOU, assign, iou_table
+from ego360.tools.evaluation.metrics import (
+    ROLE_GROUPS,
+    ClipResult,
+    EntityResult,
+    EventResult,
+    clock_of,
+    direction_of,
+    mean,
+)
+
+GROUNDED_ROLES = ("perpetrator", "victim", "target", "related")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    grace_s: float = 1.0  # alerts up to this long after an event's end still recall it
+    iou_threshold: float = MATCH_IOU
+    iou_window: str = "all"  # all: every GT frame of the entity; event: only inside event windows
+    scorer: ScorerSpec | None = ScorerSpec()  # None: captions not scored
+
+
+def _resolve_gt(gt: str | Path | ClipGT, gt_name: str | None) -> ClipGT:
+    if isinstance(gt, ClipGT):
+        return gt
+    items = load_gt_arg(gt)
+    if gt_name is None:
+        return items[0]
+    return next(g for g in items if gt_name in (g.name, *g.aliases))
+
+
+def evaluate_clip(pred_dir: str | Path, gt: str | Path | ClipGT, settings: EvalSettings = EvalSettings(),
+                  gt_name: str | None = None) -> ClipResult:
+    """All per-clip figures; picklable in and out so it runs in a worker process or as a Ray task."""
+    gtc = _resolve_gt(gt, gt_name)
+    pred = load_predictions(pred_dir)
+    fps = gtc.fps or pred.estimate_fps() or DEFAULT_FPS
+    grace = int(round(settings.grace_s * fps))
+    events = tuple(_event_result(ev, gtc, pred, grace, fps) for ev in gtc.events)
+    labels = tuple(int(any(e.start_frame <= f <= e.end_frame for e in gtc.events)) for f, _, _ in pred.frame_scores)
+    false = sum(not any(e.start_frame - grace <= a.frame <= e.end_frame + grace for e in gtc.events)
+                for a in pred.alerts)
+    result = ClipResult(
+        name=gtc.name, cls=gtc.cls, gt_source=gtc.source, pred_source=pred.source, fps=fps,
+        scores=tuple(s for _, s, _ in pred.frame_scores), labels=labels, events=events,
+        n_alerts=len(pred.alerts), false_alerts=false, minutes=_minutes(gtc, pred, fps), has_masks=gtc.has_masks,
+    )
+    if not gtc.has_masks:
+        return result
+    return _with_grounding(result, gtc, pred, settings)
+
+
+def _minutes(gt: ClipGT, pred: Predictions, fps: float) -> float:
+    """Processed video duration: the span of processed frames (the GT length when none were logged)."""
+    frames = pred.processed_frames
+    if frames:
+        return (max(frames) - min(frames) + 1) / fps / 60.0
+    return (gt.num_frames or 0) / fps / 60.0
+
+
+def _event_result(ev: GTEvent, gt: ClipGT, pred: Predictions, grace: int, fps: float) -> EventResult:
+    first = next((a for a in pred.alerts if ev.start_frame <= a.frame <= ev.end_frame + grace), None)
+    if first is None:
+        return EventResult(ev.id, ev.start_frame, ev.end_frame, False, dir_gt=_gt_direction(ev, gt))
+    bearing = first.bearing_deg
+    if bearing is None and first.clock is not None:
+        bearing = (first.clock % 12) * 30.0
+    gt_bearing = _bearing_at(gt, ev.perpetrator, first.frame)
+    clock_pred = first.clock if first.clock is not None else (clock_of(bearing) if bearing is not None else None)
+    return EventResult(
+        ev.id, ev.start_frame, ev.end_frame, True, first.frame, (first.frame - ev.start_frame) / fps,
+        dir_gt=_gt_direction(ev, gt), dir_pred=direction_of(bearing) if bearing is not None else None,
+        clock_gt=clock_of(gt_bearing) if gt_bearing is not None else None, clock_pred=clock_pred,
+    )
+
+
+def _gt_direction(ev: GTEvent, gt: ClipGT) -> str | None:
+    if ev.direction:
+        return ev.direction
+    b = _bearing_at(gt, ev.perpetrator, ev.start_frame)
+    return direction_of(b) if b is not None else None
+
+
+def _bearing_at(gt: ClipGT, entity_id: int | None, frame: int) -> float | None:
+    """The entity's GT bearing at a frame, or at the nearest frame where it is visible."""
+    if entity_id is None or not gt.frames:
+        return None
+    best: tuple[int, float] | None = None
+    for f, obs in gt.frames.items():
+        for o in obs:
+            if o.entity_id == entity_id and o.bearing_deg is not None and (best is None or abs(f - frame) < best[0]):
+                best = (abs(f - frame), o.bearing_deg)
+    return best[1] if best else None
+
+
+def _with_grounding(base: ClipResult, gt: ClipGT, pred: Predictions, settings: EvalSettings) -> ClipResult:
+    ents = [e for e in gt.entities if e.role in GROUNDED_ROLES]
+    windows = [(e.start_frame, e.end_frame) for e in gt.events] if settings.iou_window == "event" else None
+    table = iou_table(gt, pred, [e.id for e in ents], windows)
+    keep = [i for i, n in enumerate(table.n_frames) if n > 0]  # an entity never visible in scored frames
+    iou = table.iou[keep] if keep else table.iou[:0]
+    ents = [ents[i] for i in keep]
+    assignments = assign(iou, settings.iou_threshold)
+    scorer = make_scorer(settings.scorer) if settings.scorer is not None else None
+    results, calls, failures, retries = [], 0, 0, 0
+    for k, (ent, a) in enumerate(zip(ents, assignments, strict=True)):
+        pid = table.pred_ids[a.pred_index] if a.pred_index is not None else None
+        cap, status, dims, n, f, r = _caption(ent, pred.captions.get(pid) if a.matched else None, scorer)
+        calls, failures, retries = calls + n, failures + f, retries + r
+        results.append(EntityResult(ent.id, ent.role, table.n_frames[keep[k]], a.iou, a.matched,
+                                    pid, cap, status, dims))
+    matched_preds = {r.pred_entity for r in results if r.matched}
+    unmatched = [p for p in table.pred_ids if p not in matched_preds]
+    by_role: dict[str, int] = {}
+    for p in unmatched:
+        group = ROLE_GROUPS.get(pred.track_roles.get(p, "related"), "related")
+        by_role[group] = by_role.get(group, 0) + 1
+    return replace(base, entities=tuple(results), n_pred_entities=len(table.pred_ids), fpe=len(unmatched),
+                   fpe_by_role=by_role, scorer=getattr(scorer, "name", None), judge_calls=calls,
+                   judge_failures=failures, judge_retries=retries)
+
+
+def _caption(ent: GTEntity, cap: PredCaption | None, scorer: Any) -> tuple:
+    """(Cap 0–100 or None, status, per-dimension scores, calls, failed calls, retries) for one GT entity."""
+    refs = {"appearance": ent.appearance, "motion": ent.motion,
+            "semantic": "; ".join(t for t in (ent.appearance, ent.motion) if t)}
+    if scorer is None:
+        return None, "unscored", {}, 0, 0, 0
+    if not refs["semantic"]:
+        return None, "no-reference", {}, 0, 0, 0
+    if cap is None:
+        return 0.0, "missing", {}, 0, 0, 0
+    preds = {"appearance": cap.appearance, "motion": cap.motion,
+             "semantic": "; ".join(t for t in (cap.appearance, cap.motion) if t)}
+    dims: dict[str, float | None] = {}
+    calls = failed = retries = 0
+    for dim in DIMENSIONS:
+        if not refs[dim]:
+            continue
+        out = scorer.score(dim, preds[dim], refs[dim])
+        calls, retries = calls + 1, retries + out.attempts - 1
+        failed += out.value is None
+        dims[dim] = out.value
+    value = mean(v for v in dims.values() if v is not None)
+    return value, ("scored" if value is not None else "failed"), dims, calls, failed, retries

@@ -1,0 +1,15 @@
+"""Ground-truth 360° scenario generator: ray-cast equirect clips with exact per-entity masks.
+
+Public API: `list_scenarios`, `build_scene`, `render_scenario`, `load_gt`, `ScenarioSource`
+(import it from `ego360.tools.scenario.source`), and the VIEW360 interval loader in `ego360.tools.scenario.view360`.
+"""
+
+from ego360.tools.scenario.clip import render_scenario
+from ego360.tools.scenario.gt import EntityFrameGT, GroundTruth, GTEntity, GTEvent, GTFrame, load_gt
+from ego360.tools.scenario.library import ScenarioInfo, build_scene, list_scenarios
+from ego360.tools.scenario.render import Scene
+
+__all__ = [
+    "EntityFrameGT", "GTEntity", "GTEvent", "GTFrame", "GroundTruth", "ScenarioInfo", "Scene", "build_scene",
+    "list_scenarios", "load_gt", "render_scenario",
+]

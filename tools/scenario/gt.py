@@ -1,0 +1,252 @@
+"""Ground truth of a rendered clip (`ego360-gt/1`, see docs/annotations.md): typed, frozen, and
+round-trippable through JSON.
+
+`load_gt` is the stable entry point for evaluation: it validates the format tag, so a file from an
+older/foreign writer fails with one line instead of a KeyError deep inside the scorer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ego360.core.errors import InputError
+from ego360.core.rle import decode_rle, encode_rle  # noqa: F401  (re-exported: gt callers use these names)
+
+GT_FORMAT = "ego360-gt/1"
+
+
+def encode_rle_columns(block: np.ndarray, col0: int, width: int) -> dict[str, Any]:
+    """COCO RLE of a full-size mask that is empty outside columns [col0, col0 + block width).
+
+    Renders know where an entity is, so runs are computed on that column band only (COCO RLE is
+    column-major, so the empty columns before/after are just longer zero runs); this is ~10× cheaper
+    than encoding the whole 1920×960 frame per entity.
+    """
+    from pycocotools import mask as mask_utils
+
+    height = block.shape[0]
+    flat = np.ascontiguousarray(block.T).ravel().astype(bool, copy=False)
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs = np.diff(np.concatenate([[0], change, [flat.size]]))
+    if flat.size and flat[0]:
+        runs = np.concatenate([[0], runs])
+    runs = runs.tolist() or [0]
+    runs[0] += col0 * height
+    trailing = (width - col0 - block.shape[1]) * height
+    if len(runs) % 2:  # last run is zeros
+        runs[-1] += trailing
+    elif trailing:
+        runs.append(trailing)
+    rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
+    return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
+
+
+def direction_of(bearing_deg: float) -> str:
+    """VIEW360 direction class of a wearer-relative bearing (c on the midline, ahead or behind)."""
+    b = abs(wrap_deg(bearing_deg))
+    if b <= 30.0 or b >= 150.0:
+        return "c"
+    return "l" if wrap_deg(bearing_deg) < 0 else "r"
+
+
+def wrap_deg(angle: float) -> float:
+    """Angle in (-180, 180]."""
+    a = math.fmod(angle, 360.0)
+    if a <= -180.0:
+        a += 360.0
+    elif a > 180.0:
+        a -= 360.0
+    return a
+
+
+@dataclass(frozen=True)
+class GTEvent:
+    """One anomalous event; frames inclusive and 0-based; victim is "wearer" or an entity id."""
+
+    id: int
+    cls: str
+    start_frame: int
+    end_frame: int
+    perpetrator: int
+    victim: str | int
+    direction: str  # l / c / r of the perpetrator at onset
+
+
+@dataclass(frozen=True)
+class GTEntity:
+    """Who is in the clip, with the words a captioner should produce for them."""
+
+    id: int
+    kind: str  # person | vehicle | object
+    role: str  # perpetrator | victim | target | related | none
+    appearance: str
+    motion: str
+
+
+@dataclass(frozen=True)
+class EntityFrameGT:
+    """One entity on one frame: visible mask (COCO RLE, occlusion applied) and its geometry.
+
+    `bearing_deg` is the wearer-relative yaw of the entity's 3-D centre (not the mask centroid), so
+    it stays true when the entity is partly occluded; `distance_m` is horizontal, wearer to centre.
+    `box` is (x0, y0, x1, y1) in equirect pixels, x1/y1 exclusive; x1 may exceed width at the seam.
+    """
+
+    id: int
+    rle: dict[str, Any]
+    box: tuple[int, int, int, int]
+    bearing_deg: float
+    pitch_deg: float
+    distance_m: float
+    visible_px: int
+
+    def mask(self) -> np.ndarray:
+        return decode_rle(self.rle)
+
+
+@dataclass(frozen=True)
+class GTFrame:
+    frame: int
+    entities: tuple[EntityFrameGT, ...]
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """A whole clip's truth. `frames[i].frame == i` for files written by `render_scenario`."""
+
+    scenario: str
+    cls: str
+    fps: float
+    width: int
+    height: int
+    num_frames: int
+    seed: int
+    yaw_offset_deg: float
+    ego_yaw_rate_dps: float
+    events: tuple[GTEvent, ...]
+    entities: tuple[GTEntity, ...]
+    frames: tuple[GTFrame, ...] = ()
+    clip: str = "clip.mp4"
+    format: str = GT_FORMAT
+
+    def entity(self, entity_id: int) -> GTEntity:
+        for ent in self.entities:
+            if ent.id == entity_id:
+                return ent
+        raise KeyError(f"no entity {entity_id} in scenario {self.scenario!r}")
+
+    def entity_frame(self, frame: int, entity_id: int) -> EntityFrameGT | None:
+        """The entity's record on `frame`, None when it is not visible there."""
+        for rec in self._frame(frame).entities:
+            if rec.id == entity_id:
+                return rec
+        return None
+
+    def mask(self, frame: int, entity_id: int) -> np.ndarray:
+        """Bool H×W visible mask of an entity on a frame (all False when it is not visible)."""
+        rec = self.entity_frame(frame, entity_id)
+        if rec is None:
+            return np.zeros((self.height, self.width), dtype=bool)
+        return rec.mask()
+
+    def with_frames(self, frames: tuple[GTFrame, ...]) -> GroundTruth:
+        return replace(self, frames=frames, num_frames=max(self.num_frames, len(frames)))
+
+    def _frame(self, frame: int) -> GTFrame:
+        if 0 <= frame < len(self.frames) and self.frames[frame].frame == frame:
+            return self.frames[frame]
+        for rec in self.frames:
+            if rec.frame == frame:
+                return rec
+        raise KeyError(f"frame {frame} not in ground truth ({len(self.frames)} frames)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format, "clip": self.clip, "scenario": self.scenario, "class": self.cls,
+            "fps": self.fps, "width": self.width, "height": self.height, "num_frames": self.num_frames,
+            "seed": self.seed, "yaw_offset_deg": self.yaw_offset_deg, "ego_yaw_rate_dps": self.ego_yaw_rate_dps,
+            "events": [
+                {"id": e.id, "class": e.cls, "start_frame": e.start_frame, "end_frame": e.end_frame,
+                 "perpetrator": e.perpetrator, "victim": e.victim, "direction": e.direction}
+                for e in self.events
+            ],
+            "entities": [
+                {"id": e.id, "kind": e.kind, "role": e.role, "appearance": e.appearance, "motion": e.motion}
+                for e in self.entities
+            ],
+            "frames": [{"frame": f.frame, "entities": [_rec_to_dict(r) for r in f.entities]} for f in self.frames],
+        }
+
+
+def _rec_to_dict(r: EntityFrameGT) -> dict[str, Any]:
+    return {"id": r.id, "rle": r.rle, "box": list(r.box), "bearing_deg": round(r.bearing_deg, 3),
+            "pitch_deg": round(r.pitch_deg, 3), "distance_m": round(r.distance_m, 4), "visible_px": r.visible_px}
+
+
+def gt_from_dict(data: dict[str, Any], origin: str = "<dict>") -> GroundTruth:
+    """Build a GroundTruth from the parsed JSON; InputError names the missing or bad key."""
+    if data.get("format") != GT_FORMAT:
+        raise InputError(f"{origin}: format is {data.get('format')!r}, expected {GT_FORMAT!r} (re-render the clip)")
+    try:
+        events = tuple(
+            GTEvent(int(e["id"]), str(e["class"]), int(e["start_frame"]), int(e["end_frame"]), int(e["perpetrator"]),
+                    e["victim"] if e["victim"] == "wearer" else int(e["victim"]), str(e["direction"]))
+            for e in data["events"]
+        )
+        entities = tuple(
+            GTEntity(int(e["id"]), str(e["kind"]), str(e["role"]), str(e["appearance"]), str(e["motion"]))
+            for e in data["entities"]
+        )
+        frames = tuple(
+            GTFrame(int(f["frame"]), tuple(
+                EntityFrameGT(int(r["id"]), {"size": list(r["rle"]["size"]), "counts": r["rle"]["counts"]},
+                              tuple(int(v) for v in r["box"]), float(r["bearing_deg"]), float(r["pitch_deg"]),
+                              float(r["distance_m"]), int(r["visible_px"]))
+                for r in f["entities"]))
+            for f in data["frames"]
+        )
+        return GroundTruth(
+            scenario=str(data["scenario"]), cls=str(data["class"]), fps=float(data["fps"]), width=int(data["width"]),
+            height=int(data["height"]), num_frames=int(data["num_frames"]), seed=int(data["seed"]),
+            yaw_offset_deg=float(data["yaw_offset_deg"]), ego_yaw_rate_dps=float(data["ego_yaw_rate_dps"]),
+            events=events, entities=entities, frames=frames, clip=str(data.get("clip", "clip.mp4")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{origin}: malformed ground truth ({type(exc).__name__}: {exc}); re-render the clip") from exc
+
+
+def load_gt(path: str | Path) -> GroundTruth:
+    """Read `gt.json` (or a directory holding it) written by `ego360 scenario`.
+
+    Returns frozen dataclasses: `events`, `entities`, `frames`; `gt.mask(frame, id)` decodes a mask.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "gt.json"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"{p}: ground truth not found (render one with `ego360 scenario NAME --out DIR`)") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{p}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+    return gt_from_dict(data, origin=str(p))
+
+
+def write_gt(gt: GroundTruth, path: str | Path) -> Path:
+    """Write atomically (temp file in the same folder, then rename) so a reader never sees half a file."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            json.dump(gt.to_dict(), fh, separators=(",", ":"))
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return p
