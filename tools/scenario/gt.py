@@ -8,7 +8,6 @@ older/foreign writer fails with one line instead of a KeyError deep inside the s
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ego360.core.errors import InputError
+from ego360.core.geometry import view360_direction, wrap_deg  # noqa: F401  (wrap_deg re-exported for scene code)
 from ego360.core.rle import decode_rle, encode_rle  # noqa: F401  (re-exported: gt callers use these names)
 
 GT_FORMAT = "ego360-gt/1"
@@ -48,35 +48,31 @@ def encode_rle_columns(block: np.ndarray, col0: int, width: int) -> dict[str, An
     return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
 
 
-def direction_of(bearing_deg: float) -> str:
-    """VIEW360 direction class of a wearer-relative bearing (c on the midline, ahead or behind)."""
-    b = abs(wrap_deg(bearing_deg))
-    if b <= 30.0 or b >= 150.0:
-        return "c"
-    return "l" if wrap_deg(bearing_deg) < 0 else "r"
-
-
-def wrap_deg(angle: float) -> float:
-    """Angle in (-180, 180]."""
-    a = math.fmod(angle, 360.0)
-    if a <= -180.0:
-        a += 360.0
-    elif a > 180.0:
-        a -= 360.0
-    return a
+# The scenario writer and the evaluator name a bearing's VIEW360 class and wrap angles with the
+# runtime's own functions (one convention, core/geometry.py); `direction_of` is kept as the name
+# the scenario code has always used.
+direction_of = view360_direction
 
 
 @dataclass(frozen=True)
 class GTEvent:
-    """One anomalous event; frames inclusive and 0-based; victim is "wearer" or an entity id."""
+    """One anomalous event; frames inclusive and 0-based; victim is "wearer" or an entity id.
+
+    The one event record of the project: `ego360 scenario` writes it and `ego360 eval` scores it.
+    A VIEW360 interval list knows only class, frames and (maybe) a direction, hence the defaults;
+    gt.json always carries all fields.
+    """
 
     id: int
     cls: str
     start_frame: int
     end_frame: int
-    perpetrator: int
-    victim: str | int
-    direction: str  # l / c / r of the perpetrator at onset
+    perpetrator: int | None = None
+    victim: str | int | None = None
+    direction: str | None = None  # l / c / r of the perpetrator at onset
+    # First frame the perpetrator reaches the victim, when the writer knows it (optional in gt.json,
+    # written only when set); `ego360 eval` otherwise finds contact from the per-frame distances.
+    contact_frame: int | None = None
 
 
 @dataclass(frozen=True)
@@ -172,17 +168,21 @@ class GroundTruth:
             "format": self.format, "clip": self.clip, "scenario": self.scenario, "class": self.cls,
             "fps": self.fps, "width": self.width, "height": self.height, "num_frames": self.num_frames,
             "seed": self.seed, "yaw_offset_deg": self.yaw_offset_deg, "ego_yaw_rate_dps": self.ego_yaw_rate_dps,
-            "events": [
-                {"id": e.id, "class": e.cls, "start_frame": e.start_frame, "end_frame": e.end_frame,
-                 "perpetrator": e.perpetrator, "victim": e.victim, "direction": e.direction}
-                for e in self.events
-            ],
+            "events": [_event_to_dict(e) for e in self.events],
             "entities": [
                 {"id": e.id, "kind": e.kind, "role": e.role, "appearance": e.appearance, "motion": e.motion}
                 for e in self.entities
             ],
             "frames": [{"frame": f.frame, "entities": [_rec_to_dict(r) for r in f.entities]} for f in self.frames],
         }
+
+
+def _event_to_dict(e: GTEvent) -> dict[str, Any]:
+    out = {"id": e.id, "class": e.cls, "start_frame": e.start_frame, "end_frame": e.end_frame,
+           "perpetrator": e.perpetrator, "victim": e.victim, "direction": e.direction}
+    if e.contact_frame is not None:
+        out["contact_frame"] = e.contact_frame
+    return out
 
 
 def _rec_to_dict(r: EntityFrameGT) -> dict[str, Any]:
@@ -197,7 +197,8 @@ def gt_from_dict(data: dict[str, Any], origin: str = "<dict>") -> GroundTruth:
     try:
         events = tuple(
             GTEvent(int(e["id"]), str(e["class"]), int(e["start_frame"]), int(e["end_frame"]), int(e["perpetrator"]),
-                    e["victim"] if e["victim"] == "wearer" else int(e["victim"]), str(e["direction"]))
+                    e["victim"] if e["victim"] == "wearer" else int(e["victim"]), str(e["direction"]),
+                    int(e["contact_frame"]) if e.get("contact_frame") is not None else None)
             for e in data["events"]
         )
         entities = tuple(
