@@ -72,6 +72,16 @@ def dir_to_yawpitch(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.degrees(np.arctan2(x, z)), np.degrees(np.arctan2(y, np.hypot(x, z)))
 
 
+def level_matrix(pitch_deg: float, roll_deg: float) -> np.ndarray:
+    """Rotation taking camera-frame vectors to the levelled frame (R_pitch · R_roll), for a camera
+    tilted up by `pitch_deg` and rolled right-side-down by `roll_deg` (see `Mounting`); levelled
+    directions are `d @ level_matrix(...).T`, and camera directions back are `level @ level_matrix(...)`."""
+    p, r = math.radians(pitch_deg), math.radians(roll_deg)
+    rp = np.array([[1, 0, 0], [0, math.cos(p), math.sin(p)], [0, -math.sin(p), math.cos(p)]])
+    rr = np.array([[math.cos(r), math.sin(r), 0], [-math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return rp @ rr
+
+
 @dataclass(frozen=True)
 class Mounting:
     """How the 360° camera sits on the wearer.
@@ -98,11 +108,7 @@ class Mounting:
         return self.pitch_deg == 0.0 and self.roll_deg == 0.0
 
     def _level_matrix(self) -> np.ndarray:
-        """Rotation taking camera-frame vectors to the levelled frame (R_pitch · R_roll)."""
-        p, r = math.radians(self.pitch_deg), math.radians(self.roll_deg)
-        rp = np.array([[1, 0, 0], [0, math.cos(p), math.sin(p)], [0, -math.sin(p), math.cos(p)]])
-        rr = np.array([[math.cos(r), math.sin(r), 0], [-math.sin(r), math.cos(r), 0], [0, 0, 1]])
-        return rp @ rr
+        return level_matrix(self.pitch_deg, self.roll_deg)
 
     def wearer_yaw(self, camera_yaw_deg: Any) -> Any:
         """Yaw-only conversion (ignores pitch/roll): camera yaw − offset, wrapped."""

@@ -101,6 +101,29 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class EgoMotion:
+    """The wearer's own motion at one frame, estimated from the image (see `ego360.models.egomotion`).
+
+    Velocities are in the wearer's level frame at this frame (x right, z ahead, m/s); the heading is
+    integrated since the start (positive = turned right); pitch/roll are the camera's attitude
+    against the level ground plane (head bob, sway), in the `Mounting` sense."""
+
+    frame_index: int
+    video_t: float
+    heading_deg: float
+    yaw_rate_dps: float
+    pitch_deg: float
+    roll_deg: float
+    vx_mps: float
+    vz_mps: float
+    inliers: int  # feature tracks that agreed with the fit (0: no estimate, everything else is zero)
+
+    @property
+    def speed_mps(self) -> float:
+        return float((self.vx_mps**2 + self.vz_mps**2) ** 0.5)
+
+
+@dataclass(frozen=True)
 class EntityMotion:
     """Measured (never guessed) motion of one entity relative to the wearer, for captions and alerts."""
 
