@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from ego360.core.errors import InputError
+from ego360.core.geometry import clock_hour, view360_direction
+from ego360.core.stats import percentile
 from ego360.tools.evaluation.clip import EvalSettings, evaluate_clip
 from ego360.tools.evaluation.io import load_gt_arg, load_predictions, pair_inputs
 from ego360.tools.evaluation.judge import ScorerSpec
@@ -13,10 +15,7 @@ from ego360.tools.evaluation.matching import assign
 from ego360.tools.evaluation.metrics import (
     aggregate,
     clock_error,
-    clock_of,
-    direction_of,
     harmonic,
-    percentile,
     roc_auc,
     roc_curve,
 )
@@ -26,12 +25,12 @@ F1 = EvalSettings(grace_s=0.2, scorer=ScorerSpec(kind="token-f1"))
 
 
 def test_direction_classes_follow_view360():
-    assert [direction_of(b) for b in (0, 30, 31, -31, 149, 150, -150, -100, 180, 179.9)] == \
+    assert [view360_direction(b) for b in (0, 30, 31, -31, 149, 150, -150, -100, 180, 179.9)] == \
         ["c", "c", "r", "l", "r", "c", "c", "l", "c", "c"]
 
 
 def test_clock_hours_and_circular_error():
-    assert [clock_of(y) for y in (0, 90, -90, 180, -180, 44, 46, 130, -29)] == [12, 3, 9, 6, 6, 1, 2, 4, 11]
+    assert [clock_hour(y) for y in (0, 90, -90, 180, -180, 44, 46, 130, -29)] == [12, 3, 9, 6, 6, 1, 2, 4, 11]
     assert clock_error(12, 1) == 1 and clock_error(11, 2) == 3 and clock_error(3, 9) == 6 and clock_error(4, 4) == 0
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ego360.core.stats import percentile
+
 TTS_STAGE = "tts (off-loop)"
 
 
@@ -31,11 +33,6 @@ def _fmt(v: Any) -> str:
     return f"{v:.1f}" if isinstance(v, float) else str(v)
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    vals = [v for v in values if v == v]
-    return float(np.percentile(vals, q)) if vals else None
-
-
 def _latency_source(r: dict[str, Any]) -> dict[str, Any]:
     """Latency comes from the camera-paced run when there is one (a fast run measures queueing)."""
     return r.get("paced") or r["summary"]
@@ -46,9 +43,9 @@ def _config_line(r: dict[str, Any], base: dict[str, Any] | None) -> dict[str, An
     lat = _latency_source(r)
     fps = s.get("processed_fps", 0.0)
     line = {"label": r["label"], "processed_fps": fps, "latency_from": "paced" if "paced" in r else "fast",
-            "earcon_p50_ms": _pct(lat.get("alert_latencies_ms", []), 50),
-            "earcon_p95_ms": _pct(lat.get("alert_latencies_ms", []), 95),
-            "frame_p95_ms": _pct(lat.get("frame_latencies_ms", []), 95),
+            "earcon_p50_ms": percentile(lat.get("alert_latencies_ms", []), 50),
+            "earcon_p95_ms": percentile(lat.get("alert_latencies_ms", []), 95),
+            "frame_p95_ms": percentile(lat.get("frame_latencies_ms", []), 95),
             "peak_rss_mb": s.get("peak_rss_mb"), "dropped": s.get("frames_dropped")}
     if base is not None and base.get("processed_fps"):
         line["fps_ratio_vs_baseline"] = round(fps / base["processed_fps"], 3)

@@ -25,6 +25,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "else by position)")
     p.add_argument("--out", required=True, metavar="REPORT_DIR", help="report directory (created)")
     p.add_argument("--grace-s", type=float, default=1.0, help="alert grace after an event's end (default 1.0 s)")
+    p.add_argument("--lead-window", type=float, default=3.0, metavar="S",
+                   help="an alert up to S seconds before an event's onset that points at its perpetrator recalls "
+                        "it with a negative delay (a warning given in time; default 3.0; 0 = --strict-window)")
+    p.add_argument("--lead-bearing-tol", type=float, default=45.0, metavar="DEG",
+                   help="how close (degrees) an early alert's bearing must be to the perpetrator's GT bearing "
+                        "(default 45)")
+    p.add_argument("--strict-window", action="store_true",
+                   help="the old definition: only alerts in [onset, end + grace] recall an event (= --lead-window 0)")
+    p.add_argument("--contact-radius", type=float, default=0.5, metavar="M",
+                   help="perpetrator–victim distance that counts as contact, for the time to contact left at the "
+                        "first alert (default 0.5 m)")
     p.add_argument("--iou-threshold", type=float, default=0.5, help="mean IoU a match needs (default 0.5)")
     p.add_argument("--iou-window", choices=("all", "event"), default="all",
                    help="GT frames scored for IoU: all frames of the entity, or only inside events")
@@ -50,6 +61,12 @@ def _settings(args: argparse.Namespace):
         raise ConfigError(f"--iou-threshold {args.iou_threshold}: must be in (0, 1]")
     if args.grace_s < 0:
         raise ConfigError(f"--grace-s {args.grace_s}: must be ≥ 0")
+    if args.lead_window < 0:
+        raise ConfigError(f"--lead-window {args.lead_window}: must be ≥ 0 seconds (0 = --strict-window)")
+    if not 0.0 <= args.lead_bearing_tol <= 180.0:
+        raise ConfigError(f"--lead-bearing-tol {args.lead_bearing_tol}: must be in [0, 180] degrees")
+    if args.contact_radius <= 0:
+        raise ConfigError(f"--contact-radius {args.contact_radius}: must be > 0 metres")
     if args.scorer == "judge" and not (args.judge_url and args.judge_model):
         raise ConfigError("--scorer judge needs --judge-url and --judge-model")
     if args.judge_url and not args.judge_model:
@@ -58,7 +75,8 @@ def _settings(args: argparse.Namespace):
         kind=args.scorer, url=args.judge_url, model=args.judge_model, key_env=args.judge_key_env,
         retries=max(0, args.judge_retries))
     return EvalSettings(grace_s=args.grace_s, iou_threshold=args.iou_threshold, iou_window=args.iou_window,
-                        scorer=spec)
+                        scorer=spec, lead_window_s=0.0 if args.strict_window else args.lead_window,
+                        lead_bearing_tol_deg=args.lead_bearing_tol, contact_radius_m=args.contact_radius)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     metrics = {"format": "ego360-eval/1", "scorer": ", ".join(scorers) if scorers else None,
                "settings": {"grace_s": settings.grace_s, "iou_threshold": settings.iou_threshold,
                             "iou_window": settings.iou_window, "scorer_requested": args.scorer,
-                            "judge_model": args.judge_model or None},
+                            "judge_model": args.judge_model or None, "lead_window_s": settings.lead_window_s,
+                            "lead_bearing_tol_deg": settings.lead_bearing_tol_deg,
+                            "contact_radius_m": settings.contact_radius_m},
                **metrics}
     out = Path(args.out)
     write_report(out, metrics, clips)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ego360.core.geometry import clock_hour, view360_direction, wrap_deg
 from ego360.tools.evaluation.io import (
     DEFAULT_FPS,
     ClipGT,
-    GTEntity,
-    GTEvent,
+    PredAlert,
     PredCaption,
     Predictions,
     load_gt_arg,
@@ -23,10 +24,9 @@ from ego360.tools.evaluation.metrics import (
     ClipResult,
     EntityResult,
     EventResult,
-    clock_of,
-    direction_of,
     mean,
 )
+from ego360.tools.scenario.gt import EntityFrameGT, GTEntity, GTEvent
 
 GROUNDED_ROLES = ("perpetrator", "victim", "target", "related")
 
@@ -37,6 +37,12 @@ class EvalSettings:
     iou_threshold: float = MATCH_IOU
     iou_window: str = "all"  # all: every GT frame of the entity; event: only inside event windows
     scorer: ScorerSpec | None = ScorerSpec()  # None: captions not scored
+    # A warning system is judged on lead time: an alert up to `lead_window_s` before an event's onset
+    # that points at its perpetrator (bearing within `lead_bearing_tol_deg` of its GT bearing) recalls
+    # the event with a negative delay. 0 restores the onset-only definition (`--strict-window`).
+    lead_window_s: float = 3.0
+    lead_bearing_tol_deg: float = 45.0
+    contact_radius_m: float = 0.5  # perpetrator–victim distance that counts as contact (time to contact)
 
 
 def _resolve_gt(gt: str | Path | ClipGT, gt_name: str | None) -> ClipGT:
@@ -54,11 +60,11 @@ def evaluate_clip(pred_dir: str | Path, gt: str | Path | ClipGT, settings: EvalS
     gtc = _resolve_gt(gt, gt_name)
     pred = load_predictions(pred_dir)
     fps = gtc.fps or pred.estimate_fps() or DEFAULT_FPS
-    grace = int(round(settings.grace_s * fps))
-    events = tuple(_event_result(ev, gtc, pred, grace, fps) for ev in gtc.events)
+    win = _Windows(int(round(settings.grace_s * fps)), int(round(settings.lead_window_s * fps)),
+                   settings.lead_bearing_tol_deg)
+    events = tuple(_event_result(ev, gtc, pred, win, fps, settings.contact_radius_m) for ev in gtc.events)
     labels = tuple(int(any(e.start_frame <= f <= e.end_frame for e in gtc.events)) for f, _, _ in pred.frame_scores)
-    false = sum(not any(e.start_frame - grace <= a.frame <= e.end_frame + grace for e in gtc.events)
-                for a in pred.alerts)
+    false = sum(not any(win.near(a, e) or win.leads(a, e, gtc) for e in gtc.events) for a in pred.alerts)
     result = ClipResult(
         name=gtc.name, cls=gtc.cls, gt_source=gtc.source, pred_source=pred.source, fps=fps,
         scores=tuple(s for _, s, _ in pred.frame_scores), labels=labels, events=events,
@@ -77,27 +83,98 @@ def _minutes(gt: ClipGT, pred: Predictions, fps: float) -> float:
     return (gt.num_frames or 0) / fps / 60.0
 
 
-def _event_result(ev: GTEvent, gt: ClipGT, pred: Predictions, grace: int, fps: float) -> EventResult:
-    first = next((a for a in pred.alerts if ev.start_frame <= a.frame <= ev.end_frame + grace), None)
+@dataclass(frozen=True)
+class _Windows:
+    """Which alerts belong to an event, in frames (definitions: the README (Evaluation))."""
+
+    grace: int
+    lead: int
+    tol_deg: float
+
+    def near(self, a: PredAlert, ev: GTEvent) -> bool:
+        """Within [onset − grace, end + grace]: never a false alert (onset labels are not frame-exact)."""
+        return ev.start_frame - self.grace <= a.frame <= ev.end_frame + self.grace
+
+    def recalls(self, a: PredAlert, ev: GTEvent, gt: ClipGT) -> bool:
+        """Detects the event: inside [onset, end + grace], or an early warning (`leads`)."""
+        return ev.start_frame <= a.frame <= ev.end_frame + self.grace or self.leads(a, ev, gt)
+
+    def leads(self, a: PredAlert, ev: GTEvent, gt: ClipGT) -> bool:
+        """An early warning: up to `lead` frames before onset and pointing at the perpetrator."""
+        return ev.start_frame - self.lead <= a.frame < ev.start_frame and _points_at(a, ev, gt, self.tol_deg)
+
+
+def _alert_bearing(a: PredAlert) -> float | None:
+    if a.bearing_deg is not None:
+        return a.bearing_deg
+    return (a.clock % 12) * 30.0 if a.clock is not None else None
+
+
+def _points_at(a: PredAlert, ev: GTEvent, gt: ClipGT, tol_deg: float) -> bool:
+    """Does the alert point at the event's perpetrator? Against its GT bearing when the GT has one,
+    else (VIEW360 lists) against the event's direction class; unknown pointing is never credited."""
+    bearing = _alert_bearing(a)
+    if bearing is None:
+        return False
+    gt_bearing = _bearing_at(gt, ev.perpetrator, a.frame)
+    if gt_bearing is not None:
+        return abs(float(wrap_deg(bearing - gt_bearing))) <= tol_deg
+    return bool(ev.direction) and view360_direction(bearing) == ev.direction
+
+
+def _event_result(ev: GTEvent, gt: ClipGT, pred: Predictions, win: _Windows, fps: float,
+                  contact_radius_m: float) -> EventResult:
+    first = next((a for a in pred.alerts if win.recalls(a, ev, gt)), None)
     if first is None:
         return EventResult(ev.id, ev.start_frame, ev.end_frame, False, dir_gt=_gt_direction(ev, gt))
-    bearing = first.bearing_deg
-    if bearing is None and first.clock is not None:
-        bearing = (first.clock % 12) * 30.0
+    bearing = _alert_bearing(first)
     gt_bearing = _bearing_at(gt, ev.perpetrator, first.frame)
-    clock_pred = first.clock if first.clock is not None else (clock_of(bearing) if bearing is not None else None)
+    clock_pred = first.clock if first.clock is not None else (clock_hour(bearing) if bearing is not None else None)
+    delay = (first.frame - ev.start_frame) / fps
+    contact = _contact_frame(ev, gt, contact_radius_m)
     return EventResult(
-        ev.id, ev.start_frame, ev.end_frame, True, first.frame, (first.frame - ev.start_frame) / fps,
-        dir_gt=_gt_direction(ev, gt), dir_pred=direction_of(bearing) if bearing is not None else None,
-        clock_gt=clock_of(gt_bearing) if gt_bearing is not None else None, clock_pred=clock_pred,
+        ev.id, ev.start_frame, ev.end_frame, True, first.frame, delay,
+        dir_gt=_gt_direction(ev, gt), dir_pred=view360_direction(bearing) if bearing is not None else None,
+        clock_gt=clock_hour(gt_bearing) if gt_bearing is not None else None, clock_pred=clock_pred,
+        lead_s=max(0.0, -delay), ttc_s=(contact - first.frame) / fps if contact is not None else None,
     )
+
+
+def _contact_frame(ev: GTEvent, gt: ClipGT, radius_m: float) -> int | None:
+    """When the perpetrator reaches the victim: the GT's `contact_frame`, else the first frame of the
+    event on which the perpetrator is closer than `radius_m` to the victim; None: no contact."""
+    if ev.contact_frame is not None:
+        return ev.contact_frame
+    if ev.perpetrator is None:
+        return None
+    for f in range(ev.start_frame, ev.end_frame + 1):
+        d = _separation(gt.frames.get(f, ()), ev.perpetrator, ev.victim)
+        if d is not None and d < radius_m:
+            return f
+    return None
+
+
+def _separation(recs: tuple[EntityFrameGT, ...], perpetrator: int, victim: str | int | None) -> float | None:
+    """Horizontal perpetrator–victim distance on one frame, from wearer-relative bearings and distances
+    (the victim is the wearer or another entity); None when either is not visible."""
+    perp = next((r for r in recs if r.id == perpetrator), None)
+    if perp is None:
+        return None
+    if victim is None or victim == "wearer":
+        return perp.distance_m
+    vict = next((r for r in recs if r.id == victim), None)
+    if vict is None:
+        return None
+    a, b = perp.distance_m, vict.distance_m
+    cos = math.cos(math.radians(perp.bearing_deg - vict.bearing_deg))
+    return math.sqrt(max(0.0, a * a + b * b - 2.0 * a * b * cos))
 
 
 def _gt_direction(ev: GTEvent, gt: ClipGT) -> str | None:
     if ev.direction:
         return ev.direction
     b = _bearing_at(gt, ev.perpetrator, ev.start_frame)
-    return direction_of(b) if b is not None else None
+    return view360_direction(b) if b is not None else None
 
 
 def _bearing_at(gt: ClipGT, entity_id: int | None, frame: int) -> float | None:
@@ -107,7 +184,7 @@ def _bearing_at(gt: ClipGT, entity_id: int | None, frame: int) -> float | None:
     best: tuple[int, float] | None = None
     for f, obs in gt.frames.items():
         for o in obs:
-            if o.entity_id == entity_id and o.bearing_deg is not None and (best is None or abs(f - frame) < best[0]):
+            if o.id == entity_id and (best is None or abs(f - frame) < best[0]):
                 best = (abs(f - frame), o.bearing_deg)
     return best[1] if best else None
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ego360.core.errors import InputError
-from ego360.tools.scenario.gt import load_gt
+from ego360.tools.scenario.gt import EntityFrameGT, GTEntity, GTEvent, load_gt
 from ego360.tools.scenario.view360 import load_intervals
 
 log = logging.getLogger(__name__)
@@ -23,36 +23,14 @@ log = logging.getLogger(__name__)
 DEFAULT_FPS = 30.0
 
 
-@dataclass(frozen=True)
-class GTEvent:
-    id: int
-    cls: str
-    start_frame: int  # inclusive
-    end_frame: int  # inclusive
-    perpetrator: int | None = None
-    victim: str | int | None = None
-    direction: str | None = None  # VIEW360 l / c / r
-
-
-@dataclass(frozen=True)
-class GTEntity:
-    id: int
-    role: str
-    kind: str = ""
-    appearance: str = ""
-    motion: str = ""
-
-
-@dataclass(frozen=True)
-class GTObs:
-    entity_id: int
-    rle: dict[str, Any] = field(repr=False)
-    bearing_deg: float | None = None
-
-
 @dataclass(frozen=True, eq=False)
 class ClipGT:
-    """Ground truth of one clip; `frames` is empty for VIEW360 interval lists (no masks)."""
+    """Ground truth of one clip, in the scenario generator's own records (tools/scenario/gt.py).
+
+    Adds only what scoring needs on top: the names a replay dir may pair by, and `frames` indexed by
+    frame number (frames with no visible entity left out). `frames` is empty for VIEW360 interval
+    lists (no masks, no bearings, no distances).
+    """
 
     name: str
     source: str
@@ -61,7 +39,7 @@ class ClipGT:
     num_frames: int | None
     events: tuple[GTEvent, ...]
     entities: tuple[GTEntity, ...] = ()
-    frames: dict[int, tuple[GTObs, ...]] = field(default_factory=dict, repr=False)
+    frames: dict[int, tuple[EntityFrameGT, ...]] = field(default_factory=dict, repr=False)
     aliases: tuple[str, ...] = ()
     has_masks: bool = False  # an ego360 gt.json (grounding is scored, even with no entity on screen)
 
@@ -182,12 +160,9 @@ def load_gt_json(path: str | Path) -> ClipGT:
     if p.is_dir():
         p = p / "gt.json"
     g = load_gt(p)
-    events = tuple(GTEvent(e.id, e.cls, e.start_frame, e.end_frame, e.perpetrator, e.victim, e.direction)
-                   for e in g.events)
-    entities = tuple(GTEntity(e.id, e.role, e.kind, e.appearance, e.motion) for e in g.entities)
-    frames = {f.frame: tuple(GTObs(r.id, r.rle, r.bearing_deg) for r in f.entities) for f in g.frames if f.entities}
+    frames = {f.frame: f.entities for f in g.frames if f.entities}
     aliases = (g.scenario,) if g.scenario else ()
-    return ClipGT(p.parent.name, str(p), g.cls, g.fps, g.num_frames, events, entities, frames, aliases, True)
+    return ClipGT(p.parent.name, str(p), g.cls, g.fps, g.num_frames, g.events, g.entities, frames, aliases, True)
 
 
 def load_view360(path: str | Path) -> list[ClipGT]:

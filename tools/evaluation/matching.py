@@ -52,7 +52,7 @@ def eval_frames(gt: ClipGT, entity_id: int, processed: set[int],
                 windows: Iterable[tuple[int, int]] | None) -> list[int]:
     """The GT frames of an entity that are scored: where it is visible, that the replay processed,
     and (with windows) inside an event window."""
-    frames = [f for f, obs in gt.frames.items() if any(o.entity_id == entity_id for o in obs)]
+    frames = [f for f, obs in gt.frames.items() if any(o.id == entity_id for o in obs)]
     if processed:
         frames = [f for f in frames if f in processed]
     if windows is not None:
@@ -74,7 +74,7 @@ def iou_table(gt: ClipGT, pred: Predictions, gt_ids: list[int],
     sums = np.zeros((len(gt_ids), len(pred_ids)))
     row = {g: i for i, g in enumerate(gt_ids)}
     for f in sorted({f for fs in frames_of.values() for f in fs}):
-        gobs = [o for o in gt.frames[f] if o.entity_id in row and f in frames_of[o.entity_id]]
+        gobs = [o for o in gt.frames[f] if o.id in row and f in frames_of[o.id]]
         pcols = [j for j, p in enumerate(pred_ids) if f in pred.tracks[p]]
         if not gobs or not pcols:
             continue
@@ -84,7 +84,7 @@ def iou_table(gt: ClipGT, pred: Predictions, gt_ids: list[int],
         ious = np.asarray(mask_utils.iou(p_rles, g_rles, [0] * len(g_rles))).reshape(len(p_rles), len(g_rles))
         for gi, o in enumerate(gobs):
             for pj, j in enumerate(pcols):
-                sums[row[o.entity_id], j] += ious[pj, gi]
+                sums[row[o.id], j] += ious[pj, gi]
     counts = np.array([len(frames_of[g]) for g in gt_ids], dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(counts[:, None] > 0, sums / np.maximum(counts[:, None], 1), 0.0)

@@ -9,22 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from ego360.core.stats import percentile
+
 ROLE_GROUPS = {"perpetrator": "perpetrator", "victim": "victim/target", "target": "victim/target",
                "related": "related"}
 GROUP_ORDER = ("perpetrator", "victim/target", "related")
-
-
-def direction_of(bearing_deg: float) -> str:
-    """VIEW360's three classes: c on the wearer's midline (ahead or behind), else l / r by side."""
-    b = (bearing_deg + 180.0) % 360.0 - 180.0
-    if abs(b) <= 30.0 or abs(b) >= 150.0:
-        return "c"
-    return "l" if b < 0 else "r"
-
-
-def clock_of(yaw_deg: float) -> int:
-    h = round(yaw_deg / 30.0) % 12
-    return 12 if h == 0 else int(h)
 
 
 def clock_error(a: int, b: int) -> int:
@@ -57,11 +46,6 @@ def roc_auc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolation percentile (numpy's default), None on no data."""
-    return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else None
-
-
 def harmonic(a: float | None, b: float | None) -> float | None:
     if a is None or b is None:
         return None
@@ -85,6 +69,8 @@ class EventResult:
     dir_pred: str | None = None
     clock_gt: int | None = None
     clock_pred: int | None = None
+    lead_s: float | None = None  # how long before onset the first alert came (0 when at/after onset)
+    ttc_s: float | None = None  # time left from the first alert to perpetrator–victim contact (approaches)
 
     @property
     def clock_err(self) -> int | None:
@@ -135,6 +121,8 @@ def temporal(clips: Sequence[ClipResult]) -> dict[str, Any]:
     labels = [y for c in clips for y in c.labels]
     events = [e for c in clips for e in c.events]
     delays = [e.delay_s for e in events if e.delay_s is not None]
+    leads = [e.lead_s for e in events if e.lead_s is not None]
+    ttcs = [e.ttc_s for e in events if e.ttc_s is not None]
     minutes = sum(c.minutes for c in clips)
     return {
         "auc": roc_auc(scores, labels),
@@ -146,6 +134,13 @@ def temporal(clips: Sequence[ClipResult]) -> dict[str, Any]:
         "false_alerts_per_min": (sum(c.false_alerts for c in clips) / minutes) if minutes > 0 else None,
         "delay_median_s": percentile(delays, 50),
         "delay_p95_s": percentile(delays, 95),
+        "n_recalled": sum(e.recalled for e in events),
+        "n_early": sum(e.recalled and (e.lead_s or 0.0) > 0 for e in events),
+        "lead_median_s": percentile(leads, 50),
+        "lead_p95_s": percentile(leads, 95),
+        "n_ttc": len(ttcs),
+        "ttc_median_s": percentile(ttcs, 50),
+        "ttc_p5_s": percentile(ttcs, 5),
     }
 
 

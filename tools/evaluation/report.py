@@ -29,12 +29,21 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
             *("| " + " | ".join(r) + " |" for r in rows), ""]
 
 
+def _lead_setting(settings: dict[str, Any]) -> str:
+    lead = settings.get("lead_window_s") or 0.0
+    if lead <= 0:
+        return "strict window (no credit for alerts before onset)"
+    return (f"lead window {lead} s at bearing ±{settings.get('lead_bearing_tol_deg')}°; "
+            f"contact radius {settings.get('contact_radius_m')} m")
+
+
 def markdown(metrics: dict[str, Any]) -> str:
     rows_by_class = [*metrics["per_class"].items(), ("**All**", metrics["overall"])]
     lines = ["# ego360 evaluation", "",
              f"Caption scorer: **{metrics['scorer'] or 'none'}**. Clips: {metrics['overall']['n_clips']}. "
              f"Grace {metrics['settings']['grace_s']} s; match IoU ≥ {metrics['settings']['iou_threshold']}; "
-             f"IoU frames: {metrics['settings']['iou_window']}. Definitions: the README (Evaluation).", ""]
+             f"IoU frames: {metrics['settings']['iou_window']}; {_lead_setting(metrics['settings'])}. "
+             "Definitions: the README (Evaluation).", ""]
     j = metrics["caption_scoring"]
     if j["calls"]:
         lines += [f"Caption scorer calls: {j['calls']}, failed after retries: {j['failures']} (excluded from Cap, "
@@ -46,6 +55,17 @@ def markdown(metrics: dict[str, Any]) -> str:
         [[k, str(m["n_clips"]), str(m["n_events"]), _f(m["auc"], 100), _f(m["recall"], 100),
           _f(m["false_alerts_per_min"], 1, 2), _f(m["delay_median_s"], 1, 2), _f(m["delay_p95_s"], 1, 2),
           _f(m["direction_acc"], 100), _f(m["clock_err_mean_h"], 1, 2), _f(m["clock_within_1h"], 100)]
+         for k, m in rows_by_class])
+    lines += ["## Warnings given in time", "",
+              "Delay < 0: the first alert came before the labelled onset. Lead: how long before onset (0 when "
+              "at or after it). TTC left: from the first alert to perpetrator–victim contact, for events "
+              "with contact.", ""]
+    lines += _table(
+        ["Class", "Events", "Recalled", "Early", "Lead med s", "Lead p95 s", "With contact", "TTC left med s",
+         "TTC left p5 s"],
+        [[k, str(m["n_events"]), str(m["n_recalled"]),
+          str(m["n_early"]), _f(m["lead_median_s"], 1, 2), _f(m["lead_p95_s"], 1, 2), str(m["n_ttc"]),
+          _f(m["ttc_median_s"], 1, 2), _f(m["ttc_p5_s"], 1, 2)]
          for k, m in rows_by_class])
     lines += ["## Grounding per class (cf. Table 3)", ""]
     lines += _table(
@@ -77,7 +97,7 @@ def _plots(tmp: Path, clips: Sequence[ClipResult]) -> None:
     events = [e for c in clips for e in c.events]
     specs = {
         "roc.png": ("ROC of the trigger score (frame level)", "false positive rate", "true positive rate"),
-        "delay_hist.png": ("Alert delay after onset", "delay (s)", "events"),
+        "delay_hist.png": ("Alert delay after onset (< 0: warned before onset)", "delay (s)", "events"),
         "clock_error_hist.png": ("Clock-hour error of the first alert", "error (hours)", "events"),
         "iou_per_role.png": ("Mean mask IoU per GT entity, by role", "role", "IoU (0–100)"),
     }
