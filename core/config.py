@@ -69,9 +69,13 @@ class TrackerConfig:
     onnx_dir: str = ""
     engine_dir: str = ""
     providers: str = "cpu"
+    # ONNX Runtime provider options: "cuda:device_id=0;tensorrt:trt_fp16_enable=1" (provider:key=value,...;...)
+    provider_options: str = ""
     view_size: int = 512
     view_fov_deg: float = 90.0
     drop_after_s: float = 3.0  # forget an event's entities this long after its offset
+    dtype: str = "fp32"  # sam2-torch compute precision: fp32, bf16 or fp16 (autocast, as upstream)
+    compile: bool = False  # sam2-torch: torch.compile the fixed-shape networks (image and memory encoders)
 
 
 @dataclass(frozen=True)

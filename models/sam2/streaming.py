@@ -9,18 +9,20 @@ next frame can read: the conditioning frames, the last `num_maskmem - 1` memorie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
-_IMG_MEAN = (0.485, 0.456, 0.406)
-_IMG_STD = (0.229, 0.224, 0.225)
+from ego360.models.sam2.device import LazyMask, Uploader, autocast, check_image, fetch, normalise, preprocess_pil
+
 _ENDLESS = 1 << 62  # stands for `num_frames` on a stream: never limits the pointer window
 
 
 class MaskOut(NamedTuple):
-    """Mask logits and the thresholded mask of one object, at the input image's resolution."""
+    """Mask logits and the thresholded mask of one object, at the input image's resolution (the tracker
+    itself returns `device.LazyMask`, which has the same attributes and stays on the device until read)."""
 
     logits: np.ndarray  # float32 H×W
     mask: np.ndarray  # bool H×W
@@ -39,19 +41,19 @@ class _Obj:
 class SAM2StreamTracker:
     """Track several objects on an endless stream; `add_object` at any frame, `track` each new frame."""
 
-    def __init__(self, model: Any, non_overlap_masks: bool = False, max_cond_frames: int | None = None) -> None:
-        import torch
-
+    def __init__(self, model: Any, non_overlap_masks: bool = False, max_cond_frames: int | None = None,
+                 dtype: str = "fp32") -> None:
         self.model = model
         self.device = next(model.parameters()).device
+        self.dtype = dtype
         self.non_overlap_masks = non_overlap_masks
         self.max_cond_frames = max_cond_frames
         self.frame_idx = -1
         self._objs: dict[int, _Obj] = {}
         self._feat_cache: tuple[int, Any] | None = None
         self._pos_enc: list | None = None  # maskmem_pos_enc is the same for every frame: one copy
-        self._mean = torch.tensor(_IMG_MEAN, dtype=torch.float32)[:, None, None]
-        self._std = torch.tensor(_IMG_STD, dtype=torch.float32)[:, None, None]
+        self._upload = Uploader(self.device)
+        autocast(self.device, dtype)  # an unknown dtype fails here, not on the first frame
 
     # ----------------------------------------------------------------- public API
     @property
@@ -79,7 +81,7 @@ class SAM2StreamTracker:
             raise ValueError(f"frame {frame_idx} is in the past (stream is at frame {self.frame_idx})")
         if (box is None and points is None) == (mask is None):
             raise ValueError("give exactly one of box/points or mask")
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device, self.dtype):
             self._finalize_pending(except_frame=frame_idx)
             self.frame_idx = frame_idx
             obj = self._objs.setdefault(obj_id, _Obj())
@@ -102,7 +104,7 @@ class SAM2StreamTracker:
         frame_idx = self.frame_idx + 1 if frame_idx is None else frame_idx
         if frame_idx < self.frame_idx:
             raise ValueError(f"frame {frame_idx} is in the past (stream is at frame {self.frame_idx})")
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device, self.dtype):
             self._finalize_pending(except_frame=None)
             self.frame_idx = frame_idx
             if not self._objs:
@@ -112,6 +114,10 @@ class SAM2StreamTracker:
             for obj in self._objs.values():
                 self._evict(obj, frame_idx)
             return dict(zip(self._objs, self._to_image_res(low_res, image.shape[:2]), strict=True))
+
+    def set_features(self, frame_idx: int, feats: tuple) -> None:
+        """Hand in this frame's backbone features computed elsewhere (`track_streams` batches many views)."""
+        self._feat_cache = (frame_idx, feats)
 
     def remove_object(self, obj_id: int) -> None:
         """Forget `obj_id` and its memory (unknown ids are ignored, as upstream's non-strict removal)."""
@@ -173,7 +179,8 @@ class SAM2StreamTracker:
             pts = torch.cat([torch.tensor(box, dtype=torch.float32).reshape(1, 2, 2), pts], dim=1)
             lab = torch.cat([torch.tensor([[2, 3]], dtype=torch.int32), lab], dim=1)
             obj.points = None  # a box restarts the prompt, as upstream (clear_old_points)
-        pts = pts / torch.tensor([hw[1], hw[0]]) * self.model.image_size
+        pts = (pts / torch.tensor([hw[1], hw[0]]) * self.model.image_size).to(self.device)
+        lab = lab.to(self.device)
         pending_here = obj.pending is not None and obj.pending[0] == frame_idx
         obj.points = concat_points(obj.points if pending_here and box is None else None, pts, lab)
         prev_out = obj.output_dict[key].get(frame_idx)
@@ -262,9 +269,7 @@ class SAM2StreamTracker:
         """Backbone features of this frame, computed once (prompts and tracking on one frame share them)."""
         if self._feat_cache is not None and self._feat_cache[0] == frame_idx:
             return self._feat_cache[1]
-        img = self.preprocess(image).to(self.device)
-        backbone = self.model.forward_image(img)
-        feats = (img, *self.model._prepare_backbone_features(backbone))
+        feats = encode(self.model, [self.preprocess(image)])[0]
         self._feat_cache = (frame_idx, feats)
         return feats
 
@@ -274,30 +279,70 @@ class SAM2StreamTracker:
         return self._feat_cache[1]
 
     def preprocess(self, image: np.ndarray) -> Any:
-        """RGB uint8 H×W×3 → normalised 1×3×S×S, exactly as sam2's frame loader (PIL bicubic resize,
-        float64 scaling, float32 normalisation)."""
-        import torch
-        from PIL import Image
+        """RGB uint8 H×W×3 → normalised 1×3×S×S on the model's device, with sam2's frame-loader arithmetic.
 
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an RGB uint8 H×W×3 image, got {image.dtype} {image.shape}")
+        An S×S image (a follow-view at the model size) is uploaded as uint8 and normalised on the device,
+        bit-identical to the loader; another size is resized by PIL on the CPU (bit-identical too) unless
+        the model is on a GPU, where it is resized there (close to PIL, not identical)."""
+        check_image(image)
         size = self.model.image_size
-        arr = np.array(Image.fromarray(image).resize((size, size))) / 255.0
-        img = torch.from_numpy(arr).permute(2, 0, 1).float()
-        return ((img - self._mean) / self._std)[None]
+        if image.shape[:2] != (size, size) and self.device.type == "cpu":
+            return preprocess_pil(image, size)
+        return normalise(self._upload(image)[None], size, self.device)
 
     def _to_image_res(self, low_res: list, hw: tuple[int, int]) -> list[MaskOut]:
         """Low-res logits → image resolution, with upstream's optional non-overlap rule across objects."""
         import torch
         import torch.nn.functional as F
 
+        if not self.non_overlap_masks:  # stay on the device until read (`device.fetch` reads many at once)
+            return [LazyMask(lr, hw) for lr in low_res]
         stacked = torch.cat(low_res, dim=0)
         full = F.interpolate(stacked, size=tuple(hw), mode="bilinear", align_corners=False)
-        if self.non_overlap_masks:
-            full = self.model._apply_non_overlapping_constraints(full)
+        full = self.model._apply_non_overlapping_constraints(full)
         logits = full[:, 0].float().cpu().numpy()
         return [MaskOut(lg, lg > 0.0) for lg in logits]
 
 
 def _is_own_tensor(key: str, value: Any) -> bool:
     return key != "maskmem_pos_enc" and value is not None and hasattr(value, "numel")
+
+
+def encode(model: Any, images: Sequence[Any]) -> list[tuple]:
+    """Backbone features of normalised 1×3×S×S images in ONE image-encoder pass (a batch), split back into
+    per-image feature tuples in the layout `SAM2Base.track_step` reads. Backends whose encoder takes one
+    image at a time (`model.batch_images = False`: the ONNX/TensorRT graphs) get one pass per image."""
+    import torch
+
+    if len(images) == 1 or not getattr(model, "batch_images", True):
+        out = []
+        for img in images:
+            backbone = model.forward_image(img)
+            out.append((img, *model._prepare_backbone_features(backbone)))
+        return out
+    batch = torch.cat(list(images), dim=0)
+    _, vision_feats, vision_pos, sizes = model._prepare_backbone_features(model.forward_image(batch))
+    return [(images[b], None, [f[:, b : b + 1].contiguous() for f in vision_feats],
+             [p[:, b : b + 1].contiguous() for p in vision_pos], sizes) for b in range(len(images))]
+
+
+def track_streams(streams: Sequence[Any], images: Sequence[np.ndarray], frame_idx: int) -> list[dict]:
+    """`stream.track(image, frame_idx)` for many streams, with the image encoder run once for all of their
+    views when they are `SAM2StreamTracker`s sharing one model (other streams are tracked one by one).
+    Batched features can differ from single-image ones in the last float bits on some CPU kernels."""
+    import torch
+
+    ours = [s for s in streams if isinstance(s, SAM2StreamTracker) and s._objs]
+    if len(ours) > 1 and all(s.model is ours[0].model and s.dtype == ours[0].dtype for s in ours):
+        first = ours[0]
+        with torch.inference_mode(), autocast(first.device, first.dtype):
+            imgs = [s.preprocess(images[streams.index(s)]) for s in ours]
+            for s, feats in zip(ours, encode(first.model, imgs), strict=True):
+                s._finalize_pending(except_frame=None)
+                s.set_features(frame_idx, feats)
+    return [s.track(img, frame_idx=frame_idx) for s, img in zip(streams, images, strict=True)]
+
+
+def fetch_all(results: Sequence[dict]) -> None:
+    """Resolve every lazy mask of these `track` results with one device→host copy."""
+    fetch(m for r in results for m in r.values() if isinstance(m, LazyMask))
