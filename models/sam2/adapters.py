@@ -91,4 +91,5 @@ def attach_networks(model: Any, runners: Mapping[str, Callable[..., list]],
     model.sam_prompt_encoder, model.sam_mask_decoder = PromptEncoder(), MaskDecoder()
     model.image_encoder = torch.nn.Identity()
     model.forward_image = forward_image
+    model.batch_images = False  # the exported image encoder takes one image: `streaming.encode` loops
     return model.eval()

@@ -35,8 +35,23 @@ def load_model(cfg: TrackerConfig, device: str | None = None) -> Any:
     return build_model(cfg.sam2_config, cfg.checkpoint, cfg.image_size, device)
 
 
+def compile_model(model: Any) -> Any:
+    """`torch.compile` the networks whose input shapes are fixed per view size (the image encoder, whose
+    batch is the number of follow-views, and the memory encoder); memory attention's length varies
+    frame to frame and stays eager. Compilation happens on the first frames (seconds to a minute)."""
+    import torch
+
+    model.image_encoder = torch.compile(model.image_encoder, dynamic=False)
+    model.memory_encoder = torch.compile(model.memory_encoder, dynamic=False)
+    return model
+
+
 def stream_factory(cfg: TrackerConfig) -> Callable[[], Any]:
+    from ego360.models.sam2.device import torch_dtype
     from ego360.models.sam2.streaming import SAM2StreamTracker
 
+    torch_dtype(cfg.dtype)  # a bad tracker.dtype fails before the model is built
     model = load_model(cfg)
-    return lambda: SAM2StreamTracker(model, non_overlap_masks=False, max_cond_frames=8)
+    if cfg.compile:
+        compile_model(model)
+    return lambda: SAM2StreamTracker(model, non_overlap_masks=False, max_cond_frames=8, dtype=cfg.dtype)

@@ -85,8 +85,17 @@ class FollowViewTracker:
         ent.stream.add_object(frame.frame_index, ent.view.render(frame.image), entity_id, mask=view_mask)
 
     def track(self, frame: FramePacket) -> list[Track]:
-        """One Track per entity on `frame`, masks back in equirect pixels."""
-        return [self._track_one(frame, eid, ent) for eid, ent in self._entities.items()]
+        """One Track per entity on `frame`, masks back in equirect pixels.
+
+        All views go through the image encoder in one batch (`track_streams`), and all masks come back
+        from the device in one copy (`fetch_all`), so the cost per extra entity is its decoder steps."""
+        from ego360.models.sam2.streaming import fetch_all, track_streams
+
+        items = list(self._entities.items())
+        views = [ent.view.render(frame.image) for _, ent in items]
+        results = track_streams([ent.stream for _, ent in items], views, frame.frame_index)
+        fetch_all(results)
+        return [self._track_one(frame, eid, ent, res[eid]) for (eid, ent), res in zip(items, results, strict=True)]
 
     def occupancy(self, height: int, width: int) -> np.ndarray:
         """Union of the entities' latest equirect masks, resized to (height, width)."""
@@ -106,11 +115,10 @@ class FollowViewTracker:
         if ent is not None:
             ent.stream.remove_object(entity_id)
 
-    def _track_one(self, frame: FramePacket, entity_id: int, ent: _Entity) -> Track:
+    def _track_one(self, frame: FramePacket, entity_id: int, ent: _Entity, out: Any) -> Track:
         from ego360.core.geometry import wrap_deg
         from ego360.core.projection import mask_box_wrapped, mask_centroid_yawpitch
 
-        out = ent.stream.track(ent.view.render(frame.image), frame_idx=frame.frame_index)[entity_id]
         eq_mask = ent.last_mask = ent.view.mask_to_equirect(out.mask)
         centre = mask_centroid_yawpitch(eq_mask)
         yaw, pitch = centre if centre is not None else (ent.view.yaw_deg, ent.view.pitch_deg)

@@ -13,6 +13,7 @@ import importlib
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "projection": ("ego360.tools.bench.projection", "equirect → cube faces: ours vs py360convert (median ms)"),
     "replay": ("ego360.tools.bench.replay", "the alert path per stage: fps, capture→earcon latency, RSS, side by side"),
+    "tracker": ("ego360.tools.bench.tracker", "SAM2 tracker alone per frame: backend, model, size, objects, dtype"),
     "tts": ("ego360.tools.bench.tts", "speech engine: synthesis time and failures over fresh processes"),
 }
 
