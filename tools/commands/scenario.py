@@ -23,7 +23,8 @@ def register(subparsers) -> None:
                         help="wearer turning rate in deg/s (default: the scenario's own, usually 0)")
     parser.add_argument("--yaw-offset", type=float, default=0.0, metavar="DEG",
                         help="camera mounting yaw offset (camera yaw = wearer yaw + offset)")
-    parser.add_argument("--noise", type=float, default=0.0, metavar="X", help="sensor noise std, fraction of 255")
+    parser.add_argument("--noise", type=float, default=None, metavar="X",
+                        help="sensor noise std, fraction of 255 (default: the scenario's own; walking scenes 0.012)")
     parser.add_argument("--flicker", type=float, default=0.0, metavar="X", help="per-frame brightness jitter (±X)")
     parser.add_argument("--background", default=None, metavar="PATH|procedural",
                         help="equirect background image, or 'procedural' (default: street panorama if present)")

@@ -16,6 +16,19 @@ import numpy as np
 from ego360.core.errors import UserError
 from ego360.tools.scenario.render import EventSpec, Scene
 from ego360.tools.scenario.scene import COLOURS, Action, Entity, Path2D, Person, Thrown, Vehicle, polar
+from ego360.tools.scenario.walking import (
+    WALK_DURATION_S,
+    Setup,
+    table_people,
+    walk_collide,
+    walk_crowd,
+    walk_past_poles,
+    walk_steal,
+    walk_street,
+    walk_threaten,
+    walk_throw,
+    walk_traffic,
+)
 
 ONSET_S = 2.0
 DEFAULT_DURATION_S = 8.0
@@ -32,8 +45,11 @@ class ScenarioInfo:
 class _Spec:
     cls: str
     description: str
-    build: Callable[[np.random.Generator], tuple[list[Entity], list[EventSpec]]]
+    build: Callable[[np.random.Generator], tuple[list[Entity], list[EventSpec]] | Setup]
     ego_yaw_rate_dps: float = 0.0
+    duration_s: float = DEFAULT_DURATION_S
+    noise: float = 0.0  # defaults for the camera effects; the walking world has a real sensor's
+    light_drift: float = 0.0
 
 
 def _colours(rng: np.random.Generator, n: int = 2) -> list[str]:
@@ -177,16 +193,46 @@ SCENARIOS: dict[str, _Spec] = {
 }
 
 
+def _walking(cls: str, description: str, build) -> _Spec:
+    return _Spec(cls, description, build, duration_s=WALK_DURATION_S, noise=0.012, light_drift=0.05)
+
+
+SCENARIOS.update({
+    "walk_street": _walking("Normal", "wearer walks a street (stops, turns); passers-by at 2-3 m both ways, "
+                            "overtaking, one crossing far ahead; poles, parked cars, facades", walk_street),
+    "walk_crowd": _walking("Normal", "wearer walks among 8-11 people at 1.5-3 m, both directions", walk_crowd),
+    "walk_past_poles": _walking("Normal", "wearer walks past poles, bins and parked cars 0.8-1.5 m beside the path",
+                                walk_past_poles),
+    "walk_collide": _walking("Collide", "a runner from the front right on a collision course with the walking "
+                             "wearer", walk_collide),
+    "walk_traffic": _walking("Traffic", "a car drives across the walking wearer's path 3.5-5 m ahead",
+                             walk_traffic),
+    "walk_throw": _walking("Throw", "someone 5-7 m ahead to one side throws a ball at the walking wearer",
+                           walk_throw),
+    "walk_steal": _walking("Stealing", "someone catches up from behind and reaches at the walking wearer's bag",
+                           walk_steal),
+    "walk_threaten": _walking("Threaten", "someone steps into the walking wearer's path, stops ~1.2 m ahead, "
+                              "raises a fist", walk_threaten),
+    "table_people": _walking("Normal", "static camera on a table (0.8 m high); people walk past at 3-5 m",
+                             table_people),
+})
+
+
 def list_scenarios() -> list[ScenarioInfo]:
     return [ScenarioInfo(name, s.cls, s.description) for name, s in SCENARIOS.items()]
 
 
 def build_scene(name: str, *, seed: int = 0, width: int = 1920, height: int = 960, fps: float = 30.0,
                 duration_s: float | None = None, ego_yaw_rate_dps: float | None = None, yaw_offset_deg: float = 0.0,
-                noise: float = 0.0, flicker: float = 0.0, background: str | None = None) -> Scene:
+                noise: float | None = None, flicker: float = 0.0, background: str | None = None,
+                light_drift: float | None = None) -> Scene:
     """A renderable library scenario. Timings are in seconds, so any fps works; a duration shorter
     than the event truncates it (end clipped, or event dropped when it would start after the end).
-    `background`: None (panorama if present else procedural), "procedural", or an image path."""
+    `background`: None (panorama if present else procedural), "procedural", or an image path.
+    `noise` / `light_drift` / `duration_s`: None takes the scenario's own (walking scenes have sensor
+    noise and a slow lighting drift; the original standing ones have neither)."""
+    from dataclasses import replace
+
     from ego360.tools.scenario.background import check_size, load_background
 
     spec = SCENARIOS.get(name)
@@ -195,10 +241,14 @@ def build_scene(name: str, *, seed: int = 0, width: int = 1920, height: int = 96
     check_size(width, height)
     if fps <= 0 or (duration_s is not None and duration_s <= 0):
         raise UserError(f"fps {fps} / duration {duration_s}: both must be positive")
-    entities, events = spec.build(np.random.default_rng([seed, 2024]))
-    duration = DEFAULT_DURATION_S if duration_s is None else float(duration_s)
+    built = spec.build(np.random.default_rng([seed, 2024]))
+    setup = built if isinstance(built, Setup) else Setup(*built)
+    ground = None if setup.ground is None else replace(setup.ground, seed=seed % 8)  # a few textures, cached
+    duration = spec.duration_s if duration_s is None else float(duration_s)
     rate = spec.ego_yaw_rate_dps if ego_yaw_rate_dps is None else float(ego_yaw_rate_dps)
-    return Scene(name, spec.cls, entities, events, width=width, height=height, fps=fps,
+    return Scene(name, spec.cls, setup.entities, setup.events, width=width, height=height, fps=fps,
                  num_frames=max(1, int(round(duration * fps))), seed=seed, ego_yaw_rate_dps=rate,
-                 yaw_offset_deg=yaw_offset_deg, noise=noise, flicker=flicker,
-                 background=load_background(background, width, height))
+                 yaw_offset_deg=yaw_offset_deg, noise=spec.noise if noise is None else float(noise), flicker=flicker,
+                 background=load_background(background, width, height), wearer=setup.wearer, ground=ground,
+                 structures=setup.structures, camera_height=setup.camera_height,
+                 light_drift=spec.light_drift if light_drift is None else float(light_drift))

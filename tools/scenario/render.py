@@ -24,7 +24,9 @@ from ego360.tools.scenario.gt import (
     encode_rle_columns,
     wrap_deg,
 )
-from ego360.tools.scenario.scene import Entity, Part, rot_y
+from ego360.tools.scenario.scene import HEAD_HEIGHT, Entity, Part, rot_y
+from ego360.tools.scenario.wearer import Walk, WearerPose, standing, tilt
+from ego360.tools.scenario.world import Ground, Structure, backdrop
 
 LIGHT = np.array([-0.35, 0.8, 0.5]) / np.linalg.norm([-0.35, 0.8, 0.5])
 
@@ -75,8 +77,9 @@ def _intersect(part: Part, d: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         t1 = (-part.half - o) / dl
         t2 = (part.half - o) / dl
-    tmin = np.nanmax(np.minimum(t1, t2), axis=1)
-    tmax = np.nanmin(np.maximum(t1, t2), axis=1)
+    lo, hi = np.minimum(t1, t2), np.maximum(t1, t2)
+    tmin = np.fmax(np.fmax(lo[:, 0], lo[:, 1]), lo[:, 2])  # = nanmax over the 3 slabs, without the reduce
+    tmax = np.fmin(np.fmin(hi[:, 0], hi[:, 1]), hi[:, 2])
     return np.where((tmax >= tmin) & (tmin > 0), tmin, np.float32(np.inf)).astype(np.float32)
 
 
@@ -98,7 +101,9 @@ class Scene:
     def __init__(self, name: str, cls: str, entities: list[Entity], events: list[EventSpec], *, width: int,
                  height: int, fps: float, num_frames: int, seed: int = 0, ego_yaw_rate_dps: float = 0.0,
                  yaw_offset_deg: float = 0.0, noise: float = 0.0, flicker: float = 0.0,
-                 background: np.ndarray | None = None):
+                 background: np.ndarray | None = None, wearer: Walk | None = None, ground: Ground | None = None,
+                 structures: list[Structure] | tuple[Structure, ...] = (), camera_height: float = HEAD_HEIGHT,
+                 light_drift: float = 0.0):
         check_size(width, height)
         self.name, self.cls, self.entities, self.events = name, cls, list(entities), list(events)
         self.width, self.height, self.fps, self.num_frames = int(width), int(height), float(fps), int(num_frames)
@@ -108,23 +113,42 @@ class Scene:
         if background is None:
             background = np.full((self.height, self.width, 3), 110, np.uint8)
         self.background = background
+        self.wearer, self.ground, self.structures = wearer, ground, tuple(structures)
+        self.camera_height = float(wearer.height if wearer is not None else camera_height)
+        self.light_drift = float(light_drift)
         self._rays = equirect_rays(self.width, self.height)
         self._noise_bank: list[np.ndarray] | None = None
 
     # -- geometry -------------------------------------------------------------------------------
+    def pose(self, frame: int) -> WearerPose:
+        """Camera pose at a frame: the walk's (plus any extra turning rate), else the standing camera."""
+        t = frame / self.fps
+        turned = self.ego_yaw_rate_dps * frame / self.fps  # same expression as before walking existed
+        if self.wearer is None:
+            return standing(t, turned, self.camera_height)
+        p = self.wearer.pose(t)
+        if self.ego_yaw_rate_dps:
+            p = WearerPose(p.t, p.x, p.z, p.heading_deg + turned, p.height_m, p.pitch_deg,
+                           p.roll_deg, p.speed)
+        return p
+
     def wearer_yaw(self, frame: int) -> float:
         """Wearer's heading in the world (deg) at a frame; the world turns the other way on screen."""
-        return self.ego_yaw_rate_dps * frame / self.fps
+        return self.pose(frame).heading_deg
 
     def geometry(self, frame: int) -> dict[int, tuple[float, float, float]]:
-        """id -> (bearing_deg, pitch_deg, distance_m), wearer-relative, for entities that exist; no rendering."""
-        rot = rot_y(-self.wearer_yaw(frame))
+        """id -> (bearing_deg, pitch_deg, distance_m) for entities that exist; no rendering. Wearer
+        coordinates: from the camera centre, yaw relative to the body heading, level (head bob is
+        not removed from the image but is not part of the bearing; gt.json records it per frame)."""
+        pose = self.pose(frame)
+        rot = rot_y(-pose.heading_deg)
+        cam = pose.camera
         out = {}
         for ent in self.entities:
             c = ent.centre(frame / self.fps)
             if c is None:
                 continue
-            w = rot @ c
+            w = rot @ (c - cam)
             horiz = math.hypot(w[0], w[2])
             out[ent.id] = (wrap_deg(math.degrees(math.atan2(w[0], w[2]))), math.degrees(math.atan2(w[1], horiz)), horiz)
         return out
@@ -151,18 +175,36 @@ class Scene:
     # -- rendering ------------------------------------------------------------------------------
     def render_frame(self, frame: int) -> tuple[np.ndarray, list[EntityFrameGT]]:
         """RGB uint8 H×W×3 and the visible entities' ground truth (occlusion applied)."""
+        img, _, records = self.render_layers(frame)
+        return img, records
+
+    def render_layers(self, frame: int) -> tuple[np.ndarray, np.ndarray, list[EntityFrameGT]]:
+        """`render_frame` plus the id buffer (entity id, −(k+1) for structure k, 0 for the backdrop)."""
         if not 0 <= frame < self.num_frames:
             raise IndexError(f"frame {frame} outside 0..{self.num_frames - 1}")
-        wearer = self.wearer_yaw(frame)
-        img = rotate_background(self.background, (wearer - self.yaw_offset_deg) / 360.0 * self.width)
+        pose = self.pose(frame)
+        wearer = pose.heading_deg
+        origin = None
+        if pose.is_origin_level and self.ground is None:  # the original standing camera, byte for byte
+            img = rotate_background(self.background, (wearer - self.yaw_offset_deg) / 360.0 * self.width)
+            cam = rot_y(self.yaw_offset_deg - wearer)
+        else:
+            origin = pose.camera
+            cam = rot_y(self.yaw_offset_deg - wearer)
+            if pose.pitch_deg or pose.roll_deg:
+                cam = rot_y(self.yaw_offset_deg) @ tilt(pose.pitch_deg, pose.roll_deg) @ rot_y(-wearer)
+            img = backdrop(self.background, self.ground, self._rays, cam, origin,
+                           abs(pose.pitch_deg) + abs(pose.roll_deg))
         depth = np.full((self.height, self.width), np.inf, dtype=np.float32)
         ids = np.zeros((self.height, self.width), dtype=np.int32)
-        cam = rot_y(self.yaw_offset_deg - wearer)
+        light = cam @ LIGHT
+        for k, st in enumerate(self.structures):
+            self._draw(-(k + 1), [_to_camera(p, cam, origin) for p in st.parts], light, img, depth, ids)
         windows = {}
         for ent in self.entities:
-            parts = [p.rotated(cam) for p in ent.parts(frame / self.fps)]
+            parts = [_to_camera(p, cam, origin) for p in ent.parts(frame / self.fps)]
             if parts:
-                windows[ent.id] = self._draw(ent.id, parts, cam @ LIGHT, img, depth, ids)
+                windows[ent.id] = self._draw(ent.id, parts, light, img, depth, ids)
         img = self._camera_effects(img, frame)
         geo = self.geometry(frame)
         records = []
@@ -170,7 +212,7 @@ class Scene:
             rec = self._record(eid, pieces, ids, geo[eid])
             if rec is not None:
                 records.append(rec)
-        return img, records
+        return img, ids, records
 
     def _pieces(self, parts: list[Part]) -> list[tuple[slice, slice, list[tuple[slice, slice] | None]]]:
         """The entity's window as ≤2 seam-free pieces (rows, cols) with each part's sub-block in each
@@ -275,13 +317,15 @@ class Scene:
         """Per-frame brightness flicker and sensor noise (saturating uint8 maths, cheap at 1920×960).
         Noise comes from a small bank of precomputed fields so each frame costs two adds, not 5M
         fresh Gaussian draws."""
-        if self.noise <= 0 and self.flicker <= 0:
+        if self.noise <= 0 and self.flicker <= 0 and self.light_drift <= 0:
             return img
         import cv2
 
         rng = np.random.default_rng([self.seed, frame, 7])
         gain = 1.0 + self.flicker * float(rng.uniform(-1.0, 1.0))
-        if self.flicker > 0:
+        if self.light_drift > 0:  # slow global drift (clouds, auto-exposure): a 9 s cycle, phase by seed
+            gain += self.light_drift * math.sin(2 * math.pi * frame / self.fps / 9.0 + self.seed)
+        if self.flicker > 0 or self.light_drift > 0:
             img = cv2.convertScaleAbs(img, alpha=gain)
         if self.noise > 0:
             if self._noise_bank is None:
@@ -292,6 +336,11 @@ class Scene:
             pos, neg = self._noise_bank[int(rng.integers(len(self._noise_bank)))]
             img = cv2.subtract(cv2.add(img, pos), neg)
         return img
+
+
+def _to_camera(part: Part, cam: np.ndarray, origin: np.ndarray | None) -> Part:
+    """World part → camera frame (translate to the camera centre, then rotate)."""
+    return part.rotated(cam) if origin is None else part.shifted(origin).rotated(cam)
 
 
 def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:

@@ -49,6 +49,10 @@ class Part:
     axes: np.ndarray | None = None
     half: np.ndarray | None = None
 
+    def shifted(self, delta: np.ndarray) -> Part:
+        """The same part with the origin moved by −delta (a walking camera at `delta`)."""
+        return Part(self.kind, self.centre - delta, self.colour, self.radius, q=self.q, axes=self.axes, half=self.half)
+
     def rotated(self, rot: np.ndarray) -> Part:
         """The same part seen from a frame rotated by `rot` (camera yaw / wearer turning)."""
         if self.kind == "ell":
@@ -281,6 +285,7 @@ class Thrown(Entity):
     colour: str = "yellow"
     role: str = "related"
     motion: str = "flies toward you"
+    rest: tuple[float, float] | None = None  # ground (x, z) where it ends up; None: beyond target from the origin
     kind: str = field(default="object", init=False)
 
     @property
@@ -298,7 +303,8 @@ class Thrown(Entity):
         if s <= 1.0:
             return start + s * (end - start) + np.array([0.0, 0.6 * s * (1 - s), 0.0])
         fall = min(1.0, (s - 1.0) * self.flight_s / 0.35)
-        ground = np.array([end[0] * 1.3, GROUND_Y + 0.07, end[2] * 1.3])
+        rest = (end[0] * 1.3, end[2] * 1.3) if self.rest is None else self.rest
+        ground = np.array([rest[0], GROUND_Y + 0.07, rest[1]])
         return end + fall * (ground - end)
 
     def parts(self, t: float) -> list[Part]:
