@@ -3,7 +3,8 @@
 Why the pure functions: profile shapes and the choice of layers kept in FP16 under INT8 decide an
 engine's accuracy and speed but need no GPU to compute, so they are functions over `ego360.models.sam2.names` and
 over (layer name, layer type) pairs, tested on CPU; `build_engine` only feeds their results to the
-TensorRT 10 Python API (`tensorrt` is imported inside the functions that need it).
+TensorRT 10 or 11 Python API through `ego360.export.trt_api` (strongly typed networks on both: precision
+comes from the ONNX graph, FP16 or Q/DQ; the weakly-typed calibrator path exists on 10.x only).
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ def apply_layer_precisions(trt: Any, network: Any, rules: Sequence[PrecisionRule
     return len(chosen)
 
 
-def _parse(trt: Any, builder: Any, logger: Any, onnx_path: Path) -> Any:
-    network = builder.create_network(0)  # TensorRT 10: networks are always explicit-batch
+def _parse(trt: Any, builder: Any, logger: Any, onnx_path: Path, flags: int = 0) -> Any:
+    network = builder.create_network(flags)  # explicit batch always; STRONGLY_TYPED on 10.x when typed
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
@@ -165,21 +166,41 @@ def _save_timing_cache(config: Any, path: Path | None) -> None:
     path.write_bytes(bytes(config.get_timing_cache().serialize()))
 
 
+def has_qdq(onnx_path: Path) -> bool:
+    """Whether a graph carries explicit quantization (QuantizeLinear nodes), read without its weights."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    return any(n.op_type == "QuantizeLinear" for n in graph.node)
+
+
 def build_engine(onnx_path: Path, out_path: Path, precision: Precision, profiles: Sequence[Mapping[str, tuple]],
                  calibrator: Any = None, timing_cache: Path | None = None,
-                 keep_fp16_layers: Sequence[str] = KEEP_FP16_DEFAULT, workspace_gib: float = 4.0) -> BuiltEngine:
-    """Serialize one engine. INT8 needs a TensorRT calibrator (`ego360.export.int8.*Calibrator.as_trt()`)
-    and enables FP16 too, with `keep_fp16_layers` pinned to FP16 (obeyed, not just preferred)."""
-    import tensorrt as trt
+                 keep_fp16_layers: Sequence[str] = KEEP_FP16_DEFAULT, workspace_gib: float = 4.0,
+                 typed: bool | None = None, trt: Any = None) -> BuiltEngine:
+    """Serialize one engine.
+
+    Typed (the default without a calibrator; TensorRT 10 and 11): a strongly typed network whose precision
+    is the graph's: an FP16 graph gives an FP16 engine, a Q/DQ graph an INT8 one. Weakly typed (with a
+    calibrator; TensorRT 10 only): FP16/INT8 builder flags on an FP32 graph, INT8 from the calibrator
+    (`ego360.export.int8.*Calibrator.as_trt()`), `keep_fp16_layers` pinned to FP16 (obeyed)."""
+    from ego360.export import trt_api
 
     if precision not in PRECISIONS:
         raise ConfigError(f"precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-    if precision == "int8" and calibrator is None:
+    typed = calibrator is None if typed is None else typed
+    if precision == "int8" and typed and not has_qdq(onnx_path):
+        raise ModelError(f"INT8 engine for {onnx_path.name} needs a calibration set: build the Q/DQ graphs with "
+                         "`ego360 export sam2 --precision int8 --calibration DIR` (set from `ego360 export calib`)")
+    if precision == "int8" and not typed and calibrator is None:
         raise ModelError(f"INT8 engine for {onnx_path.name} needs a calibration set; build one with "
                          "`ego360 export calib` and pass --calib DIR")
+    if trt is None:
+        import tensorrt as trt
+    flags = trt_api.network_flags(trt, typed)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network, _parser = _parse(trt, builder, logger, onnx_path)
+    network, _parser = _parse(trt, builder, logger, onnx_path, flags)
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
     _timing_cache(config, timing_cache)
@@ -191,14 +212,8 @@ def build_engine(onnx_path: Path, out_path: Path, precision: Precision, profiles
         config.add_optimization_profile(prof)
         trt_profiles.append(prof)
     pinned = 0
-    if precision == "fp32":
-        config.clear_flag(trt.BuilderFlag.TF32)  # TF32 is on by default; FP32 engines are the reference
-    if precision in ("fp16", "int8"):
-        config.set_flag(trt.BuilderFlag.FP16)
-    if precision == "int8":
-        config.set_flag(trt.BuilderFlag.INT8)
-        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
-        config.int8_calibrator = calibrator
+    trt_api.configure_precision(trt, config, precision, typed, calibrator)
+    if precision == "int8" and not typed:
         if trt_profiles:
             config.set_calibration_profile(trt_profiles[0])
         pinned = apply_layer_precisions(trt, network, rules_for(keep_fp16_layers))
@@ -233,17 +248,27 @@ def build_engines(onnx_dir: Path, engine_dir: Path, precision: Precision, calib_
     entries = {}
     for graph in ENGINE_GRAPHS:
         prec = precision if precision != "int8" or graph in INT8_GRAPHS else "fp16"
+        onnx_path = typed_graph(onnx_dir, graph, prec)
         calibrator = None
-        if prec == "int8":
-            from ego360.export.int8 import calibrator_for_graph
+        if onnx_path is None:  # no FP16 / Q/DQ graph: the weakly-typed path (TensorRT 10 only)
+            onnx_path = onnx_dir / f"{graph}.onnx"
+            if prec == "int8":
+                from ego360.export.int8 import calibrator_for_graph
 
-            calibrator = calibrator_for_graph(graph, calib_dir, size, engine_dir / f"{graph}.calib.cache",
-                                              calibrator_kind).as_trt()
+                calibrator = calibrator_for_graph(graph, calib_dir, size, engine_dir / f"{graph}.calib.cache",
+                                                  calibrator_kind).as_trt()
         shapes = profile_shapes(graph, size, max_objects)
         profiles = [shapes] if shapes else []
-        onnx_path = onnx_dir / f"{graph}.onnx"
         out = engine_dir / f"{graph}.{prec}.engine"
-        built = build_engine(onnx_path, out, prec, profiles, calibrator, timing_cache, keep_fp16_layers)
+        built = build_engine(onnx_path, out, prec, profiles, calibrator, timing_cache, keep_fp16_layers,
+                             typed=prec == "fp32" or onnx_path.name != f"{graph}.onnx")
         entries[graph] = engine_entry(built.path, onnx_path, prec, built.profiles)
     shutil.copy2(onnx_dir / GLUE, engine_dir / GLUE)
     return write_trt_manifest(engine_dir, man, entries, env, precision)
+
+
+def typed_graph(onnx_dir: Path, graph: str, precision: str) -> Path | None:
+    """The graph that carries `precision` itself (`<graph>.onnx` for fp32, `<graph>.fp16.onnx`, `<graph>.int8.onnx`
+    from `ego360 export sam2 --precision`), or None when the export has only FP32 graphs."""
+    path = onnx_dir / (f"{graph}.onnx" if precision == "fp32" else f"{graph}.{precision}.onnx")
+    return path if path.is_file() else None

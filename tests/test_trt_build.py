@@ -173,11 +173,20 @@ def test_manifest_refuses_changed_files_and_sizes(engine_dir, tmp_path):
 
 
 def test_int8_without_calibrator_is_refused_before_tensorrt(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
     import sys
     import types
 
     monkeypatch.setitem(sys.modules, "tensorrt", types.ModuleType("tensorrt"))  # never reached
-    with pytest.raises(ModelError, match="needs a calibration set"):
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [x])
+    onnx.save(helper.make_model(graph), tmp_path / "image_encoder.onnx")
+    with pytest.raises(ModelError, match="needs a calibration set"):  # typed: the graph has no Q/DQ
         B.build_engine(tmp_path / "image_encoder.onnx", tmp_path / "x.engine", "int8", [])
+    with pytest.raises(ModelError, match="needs a calibration set"):  # weakly typed: no calibrator
+        B.build_engine(tmp_path / "image_encoder.onnx", tmp_path / "x.engine", "int8", [], typed=False)
     with pytest.raises(ConfigError, match="valid: fp32, fp16, int8"):
         B.build_engine(tmp_path / "image_encoder.onnx", tmp_path / "x.engine", "bf16", [])  # type: ignore[arg-type]
