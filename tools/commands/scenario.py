@@ -11,7 +11,7 @@ import argparse
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("scenario", help="render a synthetic 360° clip with exact ground truth")
-    parser.add_argument("name", nargs="?", metavar="NAME", help="scenario name (see --list)")
+    parser.add_argument("name", nargs="?", metavar="NAME", help="scenario name (see --list), or compose (see below)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     parser.add_argument("--out", metavar="DIR", help="output folder for clip.mp4 and gt.json")
     parser.add_argument("--seed", type=int, default=0, help="jitters bearings and colours (default 0)")
@@ -28,6 +28,14 @@ def register(subparsers) -> None:
     parser.add_argument("--flicker", type=float, default=0.0, metavar="X", help="per-frame brightness jitter (±X)")
     parser.add_argument("--background", default=None, metavar="PATH|procedural",
                         help="equirect background image, or 'procedural' (default: street panorama if present)")
+    comp = parser.add_argument_group("compose (ego360 scenario compose --video FILE --yaw DEG --fov DEG --out DIR)")
+    comp.add_argument("--video", metavar="FILE", help="perspective video to place into a 360° frame")
+    comp.add_argument("--yaw", type=float, default=None, metavar="DEG",
+                      help="bearing of the video's centre, -180..180 (0 = ahead, 90 = right)")
+    comp.add_argument("--pitch", type=float, default=0.0, metavar="DEG", help="elevation of its centre (default 0)")
+    comp.add_argument("--fov", type=float, default=60.0, metavar="DEG", help="horizontal field of view (default 60)")
+    comp.add_argument("--panorama", default=None, metavar="IMG",
+                      help="equirect image behind it (default: the bundled street panorama)")
     parser.set_defaults(func=run)
 
 
@@ -38,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         _print_table(list_scenarios())
         return 0
+    if args.name == "compose":
+        return _compose(args)
+    if args.video is not None:
+        raise UserError("--video is for `ego360 scenario compose --video FILE --yaw DEG --fov DEG --out DIR`")
     if not args.name:
         raise UserError(f"give a scenario NAME or --list; valid: {', '.join(SCENARIOS)}")
     if args.name not in SCENARIOS:
@@ -51,6 +63,20 @@ def run(args: argparse.Namespace) -> int:
                           duration_s=args.duration, ego_yaw_rate_dps=args.ego_yaw_rate, yaw_offset_deg=args.yaw_offset,
                           noise=args.noise, flicker=args.flicker, background=args.background)
     print(f"wrote {out / 'clip.mp4'} and {out / 'gt.json'}")
+    return 0
+
+
+def _compose(args: argparse.Namespace) -> int:
+    from ego360.core.errors import UserError
+
+    if not args.video or args.yaw is None or not args.out:
+        raise UserError("compose needs --video FILE --yaw DEG --out DIR (and optionally --fov, --pitch, --panorama), "
+                        "e.g. ego360 scenario compose --video clip.mp4 --yaw 60 --fov 60 --out runs/real")
+    from ego360.tools.scenario.compose import compose
+
+    out = compose(args.video, args.out, yaw=args.yaw, fov=args.fov, pitch=args.pitch, panorama=args.panorama,
+                  width=args.width, duration_s=args.duration)
+    print(f"wrote {out / 'clip.mp4'} and {out / 'compose.json'}")
     return 0
 
 
