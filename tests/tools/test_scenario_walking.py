@@ -197,3 +197,16 @@ def test_table_camera_is_static_at_table_height():
     _, records = scene.render_frame(150)
     for rec in records:  # 0.8 m camera: people's 0.9 m-high centres are just above the horizon
         assert -5.0 < rec.pitch_deg < 5.0
+
+
+@pytest.mark.parametrize(("heading", "pitch", "roll"), [(0.0, 1.5, 1.0), (179.5, -2.0, 1.2), (-170.0, 0.5, -1.8)])
+def test_panorama_map_matches_the_exact_projection(heading, pitch, roll):
+    from ego360.core.geometry import equirect_rays
+    from ego360.tools.scenario.world import pano_maps
+
+    rot = rot_y(10.0) @ tilt(pitch, roll) @ rot_y(-heading)
+    mx, my = pano_maps(rot, 0, H, W, H, W, H)
+    d = equirect_rays(W, H).astype(np.float64) @ rot
+    ex = np.arctan2(d[..., 0], d[..., 2]) * W / (2 * np.pi) + W / 2 - 0.5
+    ey = np.clip(np.arcsin(np.clip(d[..., 1], -1, 1)) * (-H / np.pi) + H / 2 - 0.5, 0, H - 1)
+    assert np.abs((mx - ex + W / 2) % W - W / 2).max() < 0.05 and np.abs(my - ey).max() < 0.05

@@ -40,6 +40,7 @@ class EventSpec:
     t_end: float
     perpetrator: int
     victim: str | int = "wearer"
+    t_contact: float | None = None  # when the perpetrator (or its object) reaches the victim, if it does
 
 
 def _angular_window(centre: np.ndarray, radius: float) -> tuple[float, float, float, float, bool]:
@@ -165,8 +166,10 @@ class Scene:
                 continue
             end = min(int(math.floor(spec.t_end * self.fps + 1e-6)), self.num_frames - 1)
             bearing = self.geometry(start)[spec.perpetrator][0]
+            contact = None if spec.t_contact is None else self.frame_of(spec.t_contact)
             events.append(GTEvent(len(events), spec.cls, start, end, spec.perpetrator, spec.victim,
-                                  direction_of(bearing)))
+                                  direction_of(bearing),
+                                  contact if contact is not None and contact < self.num_frames else None))
         entities = tuple(GTEntity(e.id, e.kind, e.role, e.appearance, e.motion) for e in self.entities)
         return GroundTruth(scenario=self.name, cls=self.cls, fps=self.fps, width=self.width, height=self.height,
                            num_frames=self.num_frames, seed=self.seed, yaw_offset_deg=self.yaw_offset_deg,
@@ -277,10 +280,20 @@ class Scene:
                out: np.ndarray, win: np.ndarray) -> None:
         """Flat colour per part × Lambert, written into `out[win]` (a view into the frame).
         Ellipsoid normals are computed for all hits at once (gathering each hit's quadric)."""
-        q = np.stack([p.q if p.kind == "ell" else np.zeros((3, 3)) for p in parts]).astype(np.float32)
         centres = np.stack([p.centre for p in parts]).astype(np.float32)
         colours = np.array([p.colour for p in parts], dtype=np.float32)
         p = d * t[:, None]
+        if all(part.kind == "box" for part in parts):  # street furniture: one gather, no per-part passes
+            axes = np.stack([part.axes for part in parts]).astype(np.float32)
+            half = np.stack([part.half for part in parts]).astype(np.float32)
+            local = np.einsum("nij,ni->nj", axes[which], p - centres[which])
+            axis = np.argmax(np.abs(local) / half[which], axis=1)
+            sign = np.sign(local[np.arange(len(local)), axis])
+            n = axes[which, :, axis] * sign[:, None]
+            lam = 0.4 + 0.6 * np.clip(n @ light.astype(np.float32), 0.0, 1.0)
+            out[win] = np.clip(colours[which] * lam[:, None], 0, 255).astype(np.uint8)
+            return
+        q = np.stack([p.q if p.kind == "ell" else np.zeros((3, 3)) for p in parts]).astype(np.float32)
         n = np.einsum("nij,nj->ni", q[which], p - centres[which])
         for k, part in enumerate(parts):
             if part.kind != "ell":

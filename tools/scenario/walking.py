@@ -168,7 +168,7 @@ def walk_collide(rng: np.random.Generator) -> Setup:
                      role="perpetrator", motion="runs at you from the front right and bumps into you",
                      face=tuple(walk.position(t_c)), face_from=t_c)
     people = [runner] + _passersby(rng, walk, 2, 2, lateral=(2.5, 3.0))
-    return Setup(people, [EventSpec("Collide", ONSET_S, t_c + 0.5, 1)], walk, _street(rng, 0), Ground())
+    return Setup(people, [EventSpec("Collide", ONSET_S, t_c + 0.5, 1, t_contact=t_c)], walk, _street(rng, 0), Ground())
 
 
 def walk_traffic(rng: np.random.Generator) -> Setup:
@@ -207,8 +207,8 @@ def walk_throw(rng: np.random.Generator) -> Setup:
                       actions=(Action("throw", ONSET_S, t_rel, side=1, ramp=0.2),))
     ball = Thrown(2, thrower, side=1, t_grab=ONSET_S, t_release=t_rel, target=target, flight_s=flight,
                   colour=_colours(rng, 1)[0], rest=(head[0] - 0.8 * to[0], head[1] - 0.8 * to[1]))
-    return Setup([thrower, ball] + _passersby(rng, walk, 3, 2), [EventSpec("Throw", ONSET_S, t_rel + flight + 0.8, 1)],
-                 walk, _street(rng, 0), Ground())
+    event = EventSpec("Throw", ONSET_S, t_rel + flight + 0.8, 1, t_contact=t_rel + flight)
+    return Setup([thrower, ball] + _passersby(rng, walk, 3, 2), [event], walk, _street(rng, 0), Ground())
 
 
 def walk_steal(rng: np.random.Generator) -> Setup:
@@ -221,8 +221,8 @@ def walk_steal(rng: np.random.Generator) -> Setup:
     keys += [(t_reach + 3.5, *_beside(walk, t_reach + 3.5, side * 4.0, -3.0))]
     thief = _walker(rng, 1, keys, role="perpetrator", motion="comes up behind you and reaches at your bag",
                     actions=(Action("reach", t_reach, t_reach + 1.3, side=int(-side)),))
-    return Setup([thief] + _passersby(rng, walk, 2, 2), [EventSpec("Stealing", ONSET_S, t_reach + 1.6, 1)], walk,
-                 _street(rng, 0), Ground())
+    event = EventSpec("Stealing", ONSET_S, t_reach + 1.6, 1, t_contact=t_reach)
+    return Setup([thief] + _passersby(rng, walk, 2, 2), [event], walk, _street(rng, 0), Ground())
 
 
 def walk_threaten(rng: np.random.Generator) -> Setup:
