@@ -210,3 +210,14 @@ def test_panorama_map_matches_the_exact_projection(heading, pitch, roll):
     ex = np.arctan2(d[..., 0], d[..., 2]) * W / (2 * np.pi) + W / 2 - 0.5
     ey = np.clip(np.arcsin(np.clip(d[..., 1], -1, 1)) * (-H / np.pi) + H / 2 - 0.5, 0, H - 1)
     assert np.abs((mx - ex + W / 2) % W - W / 2).max() < 0.05 and np.abs(my - ey).max() < 0.05
+
+
+def test_structures_in_anyones_way_are_cleared():
+    from ego360.tools.scenario.walking import Setup, clear_paths
+    from ego360.tools.scenario.world import wall
+
+    crosser = Person(1, Path2D.of([(0.0, -8.0, 10.0), (10.0, 8.0, 10.0)]))
+    walk = Walk([Leg(10.0, 1.2)])
+    through, beside, on_path = wall(-4.5, 10.5, 4.0), wall(-4.5, 20.0, 4.0), pole(0.1, 5.0)
+    kept = clear_paths(Setup([crosser], [], walk, [through, beside, on_path]), 10.0)
+    assert kept == [beside]

@@ -19,6 +19,7 @@ from ego360.tools.scenario.scene import COLOURS, Action, Entity, Path2D, Person,
 from ego360.tools.scenario.walking import (
     WALK_DURATION_S,
     Setup,
+    clear_paths,
     table_people,
     walk_collide,
     walk_crowd,
@@ -205,7 +206,7 @@ SCENARIOS.update({
                                 walk_past_poles),
     "walk_collide": _walking("Collide", "a runner from the front right on a collision course with the walking "
                              "wearer", walk_collide),
-    "walk_traffic": _walking("Traffic", "a car drives across the walking wearer's path 3.5-5 m ahead",
+    "walk_traffic": _walking("Traffic", "a car or bicycle crosses the walking wearer's path 3.5-5 m ahead",
                              walk_traffic),
     "walk_throw": _walking("Throw", "someone 5-7 m ahead to one side throws a ball at the walking wearer",
                            walk_throw),
@@ -245,10 +246,11 @@ def build_scene(name: str, *, seed: int = 0, width: int = 1920, height: int = 96
     setup = built if isinstance(built, Setup) else Setup(*built)
     ground = None if setup.ground is None else replace(setup.ground, seed=seed % 8)  # a few textures, cached
     duration = spec.duration_s if duration_s is None else float(duration_s)
+    structures = clear_paths(setup, max(duration, spec.duration_s)) if setup.structures else []
     rate = spec.ego_yaw_rate_dps if ego_yaw_rate_dps is None else float(ego_yaw_rate_dps)
     return Scene(name, spec.cls, setup.entities, setup.events, width=width, height=height, fps=fps,
                  num_frames=max(1, int(round(duration * fps))), seed=seed, ego_yaw_rate_dps=rate,
                  yaw_offset_deg=yaw_offset_deg, noise=spec.noise if noise is None else float(noise), flicker=flicker,
                  background=load_background(background, width, height), wearer=setup.wearer, ground=ground,
-                 structures=setup.structures, camera_height=setup.camera_height,
+                 structures=structures, camera_height=setup.camera_height,
                  light_drift=spec.light_drift if light_drift is None else float(light_drift))

@@ -271,6 +271,48 @@ class Vehicle(Entity):
 
 
 @dataclass
+class Bicycle(Entity):
+    """A cyclist: two wheels, a frame and a pedalling rider (crank turns with distance ridden)."""
+
+    id: int
+    path: Path2D
+    colour: str = "red"
+    top: str = "blue"
+    role: str = "none"
+    motion: str = "rides past"
+    kind: str = field(default="vehicle", init=False)
+
+    @property
+    def appearance(self) -> str:
+        return f"person in a {self.top} shirt on a {self.colour} bicycle"
+
+    def centre(self, t: float) -> np.ndarray:
+        p = self.path.pos(t)
+        return np.array([p[0], GROUND_Y + 0.9, p[1]])
+
+    def parts(self, t: float) -> list[Part]:
+        p = self.path.pos(t)
+        rot = rot_y(self.path.heading(t, 0.0))
+        origin = np.array([p[0], GROUND_Y, p[1]])
+        eye, dark, top = np.eye(3), (25, 25, 25), COLOURS[self.top]
+        crank = 2 * math.pi * self.path.distance(t) / 2.1  # ~2.1 m per pedal turn
+        local = [ellipsoid([0, 0.34, sz], [0.025, 0.34, 0.34], eye, dark) for sz in (-0.52, 0.52)]
+        local += [box([0, 0.58, 0.0], [0.025, 0.03, 0.45], eye, COLOURS[self.colour]),
+                  box([0, 0.98, 0.48], [0.24, 0.02, 0.02], eye, dark),
+                  ellipsoid([0, 1.25, 0.08], [0.19, 0.3, 0.12], eye, top),
+                  ellipsoid([0, 1.68, 0.16], [0.095, 0.12, 0.105], eye, SKIN)]
+        for side in (-1, 1):
+            a = crank + (0 if side > 0 else math.pi)
+            pedal = np.array([side * 0.1, 0.34 + 0.17 * math.cos(a), 0.17 * math.sin(a)])
+            hip = np.array([side * 0.1, 0.95, -0.12])
+            local.append(limb(hip, pedal - hip, float(np.linalg.norm(pedal - hip)), 0.07, (40, 40, 60)))
+            shoulder = np.array([side * 0.2, 1.45, 0.1])
+            grip = np.array([side * 0.22, 0.98, 0.48])
+            local.append(limb(shoulder, grip - shoulder, float(np.linalg.norm(grip - shoulder)), 0.05, top))
+        return [_place(part, rot, origin) for part in local]
+
+
+@dataclass
 class Thrown(Entity):
     """A small ball: held in the thrower's hand from `t_grab`, released at `t_release`, flies to
     `target` in `flight_s`, then drops to the ground and rests there."""

@@ -15,9 +15,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ego360.tools.scenario.render import EventSpec
-from ego360.tools.scenario.scene import COLOURS, HEAD_HEIGHT, Action, Entity, Path2D, Person, Thrown, Vehicle
+from ego360.tools.scenario.scene import (
+    COLOURS,
+    HEAD_HEIGHT,
+    Action,
+    Bicycle,
+    Entity,
+    Path2D,
+    Person,
+    Thrown,
+    Vehicle,
+)
 from ego360.tools.scenario.wearer import Leg, Walk
-from ego360.tools.scenario.world import Ground, Structure, bench, bin_, parked_car, pole, wall
+from ego360.tools.scenario.world import Ground, Structure, bench, bin_, clearance, parked_car, pole, wall
 
 WALK_DURATION_S = 12.0
 ONSET_S = 3.0  # walking baseline before any event: ego-motion must be learnt before it is discounted
@@ -33,6 +43,23 @@ class Setup:
     structures: list[Structure] = field(default_factory=list)
     ground: Ground | None = None
     camera_height: float = HEAD_HEIGHT
+
+
+def clear_paths(setup: Setup, duration_s: float) -> list[Structure]:
+    """The setup's structures minus any that a walker, rider, car or the wearer would pass through
+    during the clip (people must not walk out of facades or through parked cars)."""
+    t = np.arange(0.0, duration_s + 0.05, 0.1)
+    tracks: list[tuple[np.ndarray, float]] = []
+    if setup.wearer is not None:
+        tracks.append((np.array([setup.wearer.position(x) for x in t]), 0.45))
+    for ent in setup.entities:
+        if ent.kind not in ("person", "vehicle"):
+            continue
+        pts = [c for c in (ent.centre(x) for x in t) if c is not None]
+        if pts:
+            room = 0.45 if ent.kind == "person" else 1.3 if isinstance(ent, Vehicle) else 0.6
+            tracks.append((np.array(pts)[:, [0, 2]], room))
+    return [st for st in setup.structures if all(clearance(st, pts) > room for pts, room in tracks)]
 
 
 def _colours(rng: np.random.Generator, n: int = 2) -> list[str]:
@@ -98,13 +125,13 @@ def _passersby(rng: np.random.Generator, walk: Walk, first_id: int, count: int, 
         side = -1.0 if k % 2 == 0 else 1.0
         x = side * float(rng.uniform(*lateral))
         if k % 3 == 2:  # overtakes: starts behind, walks faster in the same direction
-            people.append(_straight(rng, first_id + k, x, float(rng.uniform(-9.0, -5.0)), float(rng.uniform(-3, 3)),
+            people.append(_straight(rng, first_id + k, x, float(rng.uniform(-9.0, -5.0)), float(rng.uniform(-1.5, 1.5)),
                                     float(rng.uniform(1.8, 2.2))))
         else:  # oncoming: meets the wearer somewhere in the clip
             t_meet = float(rng.uniform(2.0, WALK_DURATION_S - 1.0))
             speed = float(rng.uniform(1.1, 1.6))
             zm = float(walk.position(t_meet)[1])
-            people.append(_straight(rng, first_id + k, x, zm + speed * t_meet, 180.0 + float(rng.uniform(-3, 3)),
+            people.append(_straight(rng, first_id + k, x, zm + speed * t_meet, 180.0 + float(rng.uniform(-1.5, 1.5)),
                                     speed))
     return people
 
@@ -172,19 +199,28 @@ def walk_collide(rng: np.random.Generator) -> Setup:
 
 
 def walk_traffic(rng: np.random.Generator) -> Setup:
-    """A car crosses the wearer's path a few metres ahead (a driveway across the pavement)."""
+    """A car (or, for some seeds, a bicycle) crosses the wearer's path a few metres ahead."""
     v = float(rng.uniform(1.1, 1.4))
     t_cross = float(rng.uniform(5.5, 7.0))
     walk = _walk(rng, [Leg(t_cross - 1.2, v), Leg(2.4, 0.0), Leg(_LONG, v)], speed=v)
     ahead = float(rng.uniform(3.5, 5.0))
     wz = float(walk.position(t_cross)[1]) + ahead
-    speed = float(rng.uniform(5.0, 8.0))
-    sign = 1.0 if rng.uniform() < 0.5 else -1.0  # +1: from the right, driving left
+    cycle = rng.uniform() < 0.4
+    speed = float(rng.uniform(4.0, 6.0) if cycle else rng.uniform(5.0, 8.0))
+    sign = 1.0 if rng.uniform() < 0.5 else -1.0  # +1: from the right, going left
     x_at = float(walk.position(t_cross)[0])
-    t_on = t_cross - 20.0 / speed  # 20 m to the side: when it starts to matter
-    keys = [(t_cross - 80.0 / speed, x_at + sign * 80.0, wz), (t_cross + 80.0 / speed, x_at - sign * 80.0, wz)]
-    car = Vehicle(1, Path2D.of(keys), colour=_colours(rng, 1)[0], role="perpetrator",
-                  motion=f"drives across your path {ahead:.0f} m ahead")
+    # from the road side it matters (and is seen) 20 m out; from the left it comes out of a side
+    # street between the facades (~4.6 m out) and is hidden until then
+    t_on = t_cross - (20.0 if sign > 0 else 5.5) / speed
+    path = Path2D.of([(t_cross - 80.0 / speed, x_at + sign * 80.0, wz), (t_cross + 80.0 / speed, x_at - sign * 80.0,
+                                                                          wz)])
+    if cycle:
+        top, colour = _colours(rng)
+        car: Entity = Bicycle(1, path, colour=colour, top=top, role="perpetrator",
+                              motion=f"rides across your path {ahead:.0f} m ahead")
+    else:
+        car = Vehicle(1, path, colour=_colours(rng, 1)[0], role="perpetrator",
+                      motion=f"drives across your path {ahead:.0f} m ahead")
     onset = max(t_on, 1.5)
     people = _passersby(rng, walk, 2, 2)
     return Setup([car] + people, [EventSpec("Traffic", onset, t_cross + 12.0 / speed, 1)], walk, _street(rng, 0),

@@ -227,6 +227,22 @@ class Structure:
     parts: tuple[Part, ...]
 
 
+def clearance(structure: Structure, points: np.ndarray) -> float:
+    """Least horizontal distance (m) from any of `points` (N×2 world x, z) to the structure's footprint
+    (boxes as oriented rectangles, ellipsoids as discs of their bounding radius)."""
+    best = math.inf
+    for part in structure.parts:
+        rel = points - part.centre[[0, 2]]
+        if part.kind == "box":
+            ax = part.axes[[0, 2]][:, [0, 2]]  # the x and z axes' ground components (upright boxes)
+            local = np.abs(rel @ ax) - part.half[[0, 2]]
+            dist = np.linalg.norm(np.maximum(local, 0.0), axis=1)
+        else:
+            dist = np.maximum(np.linalg.norm(rel, axis=1) - part.radius, 0.0)
+        best = min(best, float(dist.min()))
+    return best
+
+
 def pole(x: float, z: float, height: float = 3.2, width: float = 0.12, colour=(70, 75, 80)) -> Structure:
     """A lamp post / sign pole: a thin square column from the ground."""
     part = box([x, GROUND_Y + height / 2, z], [width / 2, height / 2, width / 2], np.eye(3), colour)
