@@ -81,6 +81,24 @@ def _straight(rng, pid: int, x0: float, z0: float, heading: float, speed: float,
     return _walker(rng, pid, keys, **kw)
 
 
+def _wander(rng: np.random.Generator, v: float, turn_dps: float = 4.0, stop: bool = False) -> list[Leg]:
+    """Legs of 1.5-3 s at v ± 0.15 m/s, each turning gently one way and then back (heading stays
+    near the street's line), with optionally one 0.8-1.5 s stop: a pedestrian's walk, not a dolly's."""
+    legs: list[Leg] = []
+    total = 0.0
+    stop_at = float(rng.uniform(4.0, 8.0)) if stop else math.inf
+    while total < WALK_DURATION_S + 2.0:
+        dur = float(rng.uniform(1.5, 3.0))
+        speed = float(np.clip(v + rng.uniform(-0.15, 0.15), 0.8, 1.8))
+        turn = float(rng.uniform(-turn_dps, turn_dps))
+        legs += [Leg(dur / 2, speed, turn), Leg(dur / 2, speed, -turn)]
+        total += dur
+        if total >= stop_at:
+            legs.append(Leg(float(rng.uniform(0.8, 1.5)), 0.0))
+            stop_at = math.inf
+    return legs + [Leg(_LONG, v)]
+
+
 def _walk(rng: np.random.Generator, legs: list[Leg] | None = None, speed: float | None = None) -> Walk:
     v = float(rng.uniform(1.1, 1.5)) if speed is None else speed
     legs = legs or [Leg(WALK_DURATION_S + 2.0, v)]
@@ -152,22 +170,31 @@ def walk_street(rng: np.random.Generator) -> Setup:
 
 
 def walk_crowd(rng: np.random.Generator) -> Setup:
-    walk = _walk(rng, speed=float(rng.uniform(1.0, 1.3)))
+    v = float(rng.uniform(1.0, 1.3))
+    walk = _walk(rng, _wander(rng, v, stop=rng.uniform() < 0.5), speed=v)
     n = int(rng.integers(8, 12))
     people = _passersby(rng, walk, 1, n, lateral=(1.5, 3.2)) + [_crossing_far(rng, walk, n + 1)]
     return Setup(people, [], walk, _street(rng, 0), Ground())
 
 
 def walk_past_poles(rng: np.random.Generator) -> Setup:
-    walk = _walk(rng)
+    v = float(rng.uniform(1.1, 1.5))
+    walk = _walk(rng, _wander(rng, v, turn_dps=2.0), speed=v)
     things: list[Structure] = []
+    times = np.arange(0.0, WALK_DURATION_S + 2.0, 0.05)
+    along = np.array([walk.position(t)[1] for t in times])
     z = float(rng.uniform(2.5, 4.0))
-    while z < 22.0:
+    while z < along[-1] - 2.0:
+        t = float(times[int(np.searchsorted(along, z))])  # placed beside where the wearer will really pass
         side = 1.0 if rng.uniform() < 0.6 else -1.0
-        x = side * float(rng.uniform(0.8, 1.5))
+        gap = float(rng.uniform(0.8, 1.5))  # from the wearer's line to the object's near side
         kind = rng.uniform()
-        things.append(pole(x, z) if kind < 0.55 else bin_(x, z) if kind < 0.8 else
-                      parked_car(side * (float(rng.uniform(0.8, 1.5)) + 0.9), z + 1.5, colour=_colours(rng, 1)[0]))
+        if kind < 0.55:
+            things.append(pole(*_beside(walk, t, side * (gap + 0.06), 0.0)))
+        elif kind < 0.8:
+            things.append(bin_(*_beside(walk, t, side * (gap + 0.25), 0.0), colour=_colours(rng, 1)[0]))
+        else:
+            things.append(parked_car(*_beside(walk, t, side * (gap + 0.9), 1.5), colour=_colours(rng, 1)[0]))
         z += float(rng.uniform(2.0, 4.0))
     return Setup([_crossing_far(rng, walk, 1), _passersby(rng, walk, 2, 1, lateral=(3.0, 3.5))[0]], [], walk,
                  things + _street(rng, 0, near=True), Ground())
@@ -228,7 +255,8 @@ def walk_traffic(rng: np.random.Generator) -> Setup:
 
 
 def walk_throw(rng: np.random.Generator) -> Setup:
-    walk = _walk(rng)
+    v = float(rng.uniform(1.1, 1.5))
+    walk = _walk(rng, _wander(rng, v), speed=v)
     side = 1.0 if rng.uniform() < 0.5 else -1.0
     t_rel = ONSET_S + 0.8
     spot = _beside(walk, t_rel, side * float(rng.uniform(2.0, 3.0)), float(rng.uniform(5.0, 7.0)))
@@ -249,7 +277,8 @@ def walk_throw(rng: np.random.Generator) -> Setup:
 
 def walk_steal(rng: np.random.Generator) -> Setup:
     """Someone catches up from behind, walks 0.55 m behind-right of the wearer reaching at the bag, drops back."""
-    walk = _walk(rng)
+    v = float(rng.uniform(1.1, 1.5))
+    walk = _walk(rng, _wander(rng, v), speed=v)
     side = 1.0 if rng.uniform() < 0.6 else -1.0
     t_reach = ONSET_S + float(rng.uniform(2.5, 3.5))
     keys = [(t, *_beside(walk, t, side * 1.5, -8.0)) for t in (0.0, ONSET_S)]
