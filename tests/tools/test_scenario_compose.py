@@ -11,7 +11,7 @@ import pytest
 
 from ego360.core.projection import PerspectiveView
 from ego360.tools.cli import main
-from ego360.tools.scenario.compose import Extent
+from ego360.tools.scenario.compose import Extent, load_compose
 
 VW, VH = 160, 90
 
@@ -74,7 +74,8 @@ def test_marker_lands_at_the_bearing_the_projection_predicts(tmp_path, yaw, uv):
     exp_yaw, exp_pitch = view.pixel_to_yawpitch(uv[0], uv[1])
     got_yaw, got_pitch = _marker_yawpitch(_frames(out / "clip.mp4")[2])
     assert abs((got_yaw - exp_yaw + 180) % 360 - 180) < 1.0 and abs(got_pitch - exp_pitch) < 1.0
-    ext = Extent(**meta["extent"])
+    ext = load_compose(out).extent
+    assert ext == Extent(**meta["extent"])
     assert ext.contains(got_yaw, got_pitch)
     assert not ext.contains(yaw + 180.0)
     if yaw == 170.0:  # 140..200 wraps: the marker at u=150 of 160 lies past the seam

@@ -54,6 +54,41 @@ class Extent:
         return bool(inside)
 
 
+@dataclass(frozen=True)
+class Composition:
+    """What `compose.json` says: where the real video sits in the 360° clip."""
+
+    video: str
+    attribution: str
+    fps: float
+    num_frames: int
+    width: int
+    height: int
+    yaw_deg: float
+    pitch_deg: float
+    fov_deg: float
+    vfov_deg: float
+    extent: Extent
+
+
+def load_compose(path: str | Path) -> Composition:
+    """Read `compose.json` (or the folder holding it); one-line InputError when missing or malformed."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "compose.json"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        if data.get("format") != COMPOSE_FORMAT:
+            raise InputError(f"{p}: format is {data.get('format')!r}, expected {COMPOSE_FORMAT!r}")
+        return Composition(str(data["video"]), str(data["attribution"]), float(data["fps"]), int(data["num_frames"]),
+                           int(data["width"]), int(data["height"]), float(data["yaw_deg"]), float(data["pitch_deg"]),
+                           float(data["fov_deg"]), float(data["vfov_deg"]), Extent(**data["extent"]))
+    except FileNotFoundError as exc:
+        raise InputError(f"{p}: not found (make one with `ego360 scenario compose ...`)") from exc
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{p}: malformed compose.json ({type(exc).__name__}: {exc})") from exc
+
+
 def check_placement(yaw: float, fov: float, pitch: float) -> None:
     """One-line errors for a placement the projection cannot honour."""
     if not math.isfinite(yaw) or not -180.0 <= yaw <= 180.0:

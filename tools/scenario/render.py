@@ -24,6 +24,7 @@ from ego360.tools.scenario.gt import (
     encode_rle_columns,
     wrap_deg,
 )
+from ego360.tools.scenario.raycast import angular_window, circular_span, intersect, normals
 from ego360.tools.scenario.scene import HEAD_HEIGHT, Entity, Part, rot_y
 from ego360.tools.scenario.wearer import Walk, WearerPose, standing, tilt
 from ego360.tools.scenario.world import Ground, Structure, backdrop
@@ -41,58 +42,6 @@ class EventSpec:
     perpetrator: int
     victim: str | int = "wearer"
     t_contact: float | None = None  # when the perpetrator (or its object) reaches the victim, if it does
-
-
-def _angular_window(centre: np.ndarray, radius: float) -> tuple[float, float, float, float, bool]:
-    """(yaw, half-width, pitch_lo, pitch_hi, full_yaw) in degrees bounding a sphere seen from the origin."""
-    dist = float(np.linalg.norm(centre))
-    yaw = math.degrees(math.atan2(centre[0], centre[2]))
-    if dist <= radius * 1.001:
-        return yaw, 180.0, -90.0, 90.0, True
-    alpha = math.degrees(math.asin(radius / dist))
-    pitch = math.degrees(math.asin(centre[1] / dist))
-    lo, hi = pitch - alpha, pitch + alpha
-    if hi >= 89.0 or lo <= -89.0:
-        return yaw, 180.0, max(lo, -90.0), min(hi, 90.0), True
-    half = math.degrees(math.asin(min(1.0, math.sin(math.radians(alpha)) / math.cos(math.radians(pitch)))))
-    return yaw, half, lo, hi, False
-
-
-def _intersect(part: Part, d: np.ndarray) -> np.ndarray:
-    """Distance along each unit ray d (N×3) to the part's front surface; inf on a miss."""
-    if part.kind == "ell":
-        w = -part.centre
-        qw = part.q @ w
-        c = float(w @ qw) - 1.0
-        if c <= 0.0:  # camera inside the part: skip it rather than render its inside
-            return np.full(d.shape[0], np.inf, dtype=np.float32)
-        a = np.einsum("ij,ij->i", d @ part.q.astype(np.float32), d)
-        b = d @ (2.0 * qw).astype(np.float32)
-        disc = b * b - (4.0 * c) * a
-        root = (-b - np.sqrt(np.maximum(disc, 0.0))) / (2.0 * a)
-        return np.where((disc >= 0) & (root > 0), root, np.float32(np.inf))
-    o = -(part.axes.T @ part.centre)
-    dl = d @ part.axes.astype(np.float32)
-    if np.all(np.abs(o) < part.half):
-        return np.full(d.shape[0], np.inf, dtype=np.float32)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t1 = (-part.half - o) / dl
-        t2 = (part.half - o) / dl
-    lo, hi = np.minimum(t1, t2), np.maximum(t1, t2)
-    tmin = np.fmax(np.fmax(lo[:, 0], lo[:, 1]), lo[:, 2])  # = nanmax over the 3 slabs, without the reduce
-    tmax = np.fmin(np.fmin(hi[:, 0], hi[:, 1]), hi[:, 2])
-    return np.where((tmax >= tmin) & (tmin > 0), tmin, np.float32(np.inf)).astype(np.float32)
-
-
-def _normals(part: Part, p: np.ndarray, d: np.ndarray) -> np.ndarray:
-    if part.kind == "ell":
-        n = (p - part.centre) @ part.q
-    else:
-        local = (p - part.centre) @ part.axes
-        axis = np.argmax(np.abs(local) / part.half, axis=1)
-        sign = np.sign(local[np.arange(len(local)), axis])
-        n = part.axes.T[axis] * sign[:, None]
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
 
 
 class Scene:
@@ -221,7 +170,7 @@ class Scene:
         """The entity's window as ≤2 seam-free pieces (rows, cols) with each part's sub-block in each
         piece (None when the part misses it). Contiguous pieces keep every array access a view."""
         W, H = self.width, self.height
-        wins = [_angular_window(p.centre, p.radius) for p in parts]
+        wins = [angular_window(p.centre, p.radius) for p in parts]
         ref = wins[0][0]
         spans = []
         for yaw, half, lo, hi, full in wins:
@@ -263,7 +212,7 @@ class Scene:
                 if sub is None:
                     continue
                 block = rays[sub]
-                t = _intersect(part, block.reshape(-1, 3)).reshape(block.shape[:2])
+                t = intersect(part, block.reshape(-1, 3)).reshape(block.shape[:2])
                 closer = t < best[sub]
                 np.copyto(best[sub], t, where=closer)
                 np.copyto(which[sub], k, where=closer)
@@ -299,7 +248,7 @@ class Scene:
             if part.kind != "ell":
                 sel = which == k
                 if sel.any():
-                    n[sel] = _normals(part, p[sel], d[sel])
+                    n[sel] = normals(part, p[sel], d[sel])
         n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
         lam = 0.4 + 0.6 * np.clip(n @ light.astype(np.float32), 0.0, 1.0)
         out[win] = np.clip(colours[which] * lam[:, None], 0, 255).astype(np.uint8)
@@ -354,28 +303,3 @@ class Scene:
 def _to_camera(part: Part, cam: np.ndarray, origin: np.ndarray | None) -> Part:
     """World part → camera frame (translate to the camera centre, then rotate)."""
     return part.rotated(cam) if origin is None else part.shifted(origin).rotated(cam)
-
-
-def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """Tight box of a mask in equirect pixels; an object straddling the seam gets x1 > W."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    occ = mask.any(axis=0)
-    x0, x1 = circular_span(occ)
-    return (x0, int(rows[0]), x1, int(rows[-1]) + 1)
-
-
-def circular_span(occupied: np.ndarray) -> tuple[int, int]:
-    """Shortest [x0, x1) covering all True columns on a circle of len(occupied); x0 in [0, W)."""
-    W = len(occupied)
-    idx = np.flatnonzero(occupied)
-    if len(idx) == 0:
-        return (0, 0)
-    gaps = np.diff(np.concatenate([idx, [idx[0] + W]]))
-    k = int(np.argmax(gaps))  # the largest empty stretch starts after idx[k]
-    if gaps[k] <= 1:
-        return (0, W)
-    x0 = int(idx[(k + 1) % len(idx)])
-    x1 = int(idx[k]) + 1
-    if x1 <= x0:
-        x1 += W
-    return (x0, x1)
