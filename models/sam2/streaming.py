@@ -282,12 +282,12 @@ class SAM2StreamTracker:
         """RGB uint8 H×W×3 → normalised 1×3×S×S on the model's device, with sam2's frame-loader arithmetic.
 
         An S×S image (a follow-view at the model size) is uploaded as uint8 and normalised on the device,
-        bit-identical to the loader; another size is resized by PIL on the CPU (bit-identical too) unless
-        the model is on a GPU, where it is resized there (close to PIL, not identical)."""
+        bit-identical to the loader; another size is resized by PIL on the CPU first (bit-identical too;
+        the runtime renders its follow-views at the model size, so it never pays for that)."""
         check_image(image)
         size = self.model.image_size
-        if image.shape[:2] != (size, size) and self.device.type == "cpu":
-            return preprocess_pil(image, size)
+        if image.shape[:2] != (size, size):
+            return preprocess_pil(image, size).to(self.device)
         return normalise(self._upload(image)[None], size, self.device)
 
     def _to_image_res(self, low_res: list, hw: tuple[int, int]) -> list[MaskOut]:

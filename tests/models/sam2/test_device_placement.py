@@ -64,7 +64,7 @@ def _image(hw, seed=0):
     return (np.random.default_rng(seed).random((*hw, 3)) * 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("hw", [(48, 64), (64, 64)])  # resized on the device / already at the model size
+@pytest.mark.parametrize("hw", [(48, 64), (64, 64)])  # resized by PIL first / already at the model size
 def test_box_point_and_mask_prompts_reach_the_model_on_its_device(meta_model, hw):
     from ego360.models.sam2.streaming import SAM2StreamTracker
 
