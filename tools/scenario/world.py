@@ -44,32 +44,37 @@ def ground_mips(ground: Ground) -> tuple[np.ndarray, ...]:
 
     rng = np.random.default_rng([ground.seed, 77])
     n, span = TEX_N, TEX_N * TEXEL_M  # every pattern below has a period dividing `span`: no seam
-    xs = TEX_X0 + (np.arange(n) + 0.5) * TEXEL_M
-    zs = (np.arange(n) + 0.5) * TEXEL_M
-    gx, gz = np.meshgrid(xs, zs)  # rows = z, cols = x
+    xs = TEX_X0 + (np.arange(n) + 0.5) * TEXEL_M  # columns
+    zs = (np.arange(n) + 0.5) * TEXEL_M  # rows
     tiles = 100
     tile = span / tiles
-    ix, iz = np.floor(gx / tile).astype(np.int64), np.floor(gz / tile).astype(np.int64)
-    shade = rng.uniform(-14, 14, size=(tiles, tiles))
+    # every pattern is separable in x and z, so it is built from 1-D arrays (no n² index grids)
+    ix = np.mod(np.floor(xs / tile).astype(np.int64), tiles)
+    iz = np.mod(np.floor(zs / tile).astype(np.int64), tiles)
+    shade = rng.uniform(-14, 14, size=(tiles, tiles)).astype(np.float32)
     img = np.empty((n, n, 3), np.float32)
     img[:] = np.array([152, 146, 136], np.float32)
-    img += shade[np.mod(ix, tiles), np.mod(iz, tiles)][..., None]
-    grout = (np.mod(gx, tile) < 0.02) | (np.mod(gz, tile) < 0.02)
+    img += shade[ix][:, iz].T[..., None]
+    grout = (np.mod(xs, tile) < 0.02)[None, :] | (np.mod(zs, tile) < 0.02)[:, None]
     img[grout] = np.array([105, 100, 94], np.float32)
-    road = (gx > ground.kerb_x + 0.2) & (gx < ground.kerb_x + 0.2 + ground.road_width)
-    img[road] = np.array([74, 74, 78], np.float32)
-    kerb = (gx >= ground.kerb_x) & (gx <= ground.kerb_x + 0.2)
-    img[kerb] = np.array([185, 185, 180], np.float32)
+    road = (xs > ground.kerb_x + 0.2) & (xs < ground.kerb_x + 0.2 + ground.road_width)
+    img[:, road] = np.array([74, 74, 78], np.float32)
+    img[:, (xs >= ground.kerb_x) & (xs <= ground.kerb_x + 0.2)] = np.array([185, 185, 180], np.float32)
     mid = ground.kerb_x + 0.2 + ground.road_width / 2
-    dash = (np.abs(gx - mid) < 0.07) & (np.mod(gz, span / 8) < span / 16)
+    dash = (np.abs(xs - mid) < 0.07)[None, :] & (np.mod(zs, span / 8) < span / 16)[:, None]
     img[dash] = np.array([225, 225, 215], np.float32)
-    edge = road & (np.abs(gx - ground.kerb_x - 0.45) < 0.06)
-    img[edge] = np.array([210, 205, 190], np.float32)
-    img += rng.normal(0, 7.0, size=(n, n, 1)).astype(np.float32)  # grain
-    stains = np.zeros((n, n), np.float32)
-    for _ in range(6):  # low-frequency, periodic wear patterns so the tiling does not look printed
+    img[:, road & (np.abs(xs - ground.kerb_x - 0.45) < 0.06)] = np.array([210, 205, 190], np.float32)
+    img += rng.standard_normal(size=(n, n, 1), dtype=np.float32) * np.float32(7.0)  # grain
+    # low-frequency periodic wear so the tiling does not look printed: Σ sin(a·x + b·z + φ), each
+    # term split as sin(ax+φ)cos(bz) + cos(ax+φ)sin(bz) into one small matrix product
+    zcols, xrows = [], []
+    for _ in range(6):
         m, k = rng.integers(1, 7, size=2)
-        stains += np.sin(2 * np.pi * (m * gx + k * gz) / span + rng.uniform(0, 2 * np.pi)).astype(np.float32)
+        ax = 2 * np.pi * m * xs / span + rng.uniform(0, 2 * np.pi)
+        bz = 2 * np.pi * k * zs / span
+        zcols += [np.cos(bz), np.sin(bz)]
+        xrows += [np.sin(ax), np.cos(ax)]
+    stains = np.stack(zcols, axis=1).astype(np.float32) @ np.stack(xrows).astype(np.float32)
     img *= (1.0 + 0.03 * stains)[..., None]
     if ground.shadows:  # world-fixed building shadows across the path: lighting that changes as you walk
         shadow = np.zeros(n, np.float32)
