@@ -8,8 +8,8 @@ import ctypes
 import numpy as np
 import pytest
 
-from ego360.export import calib_dataset as D
 from ego360.core.errors import ConfigError, InputError, ModelError
+from ego360.export import calib_dataset as D
 from ego360.export.accuracy import accuracy_report, mask_iou
 from ego360.export.int8 import CALIBRATORS, EntropyCalibrator, HostAllocator, MinMaxCalibrator, calibrator_for_graph
 

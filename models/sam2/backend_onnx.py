@@ -30,14 +30,55 @@ def providers_from_names(names: str) -> list[str]:
     return out or [PROVIDERS["cpu"]]
 
 
-def attach_sessions(model: Any, folder: Path, providers: list[str]) -> Any:
+def provider_options(text: str, providers: list[str]) -> list[dict[str, str]]:
+    """'cuda:device_id=0,arena_extend_strategy=kSameAsRequested;tensorrt:trt_fp16_enable=1' → one options
+    dict per provider of `providers` (in their order; providers not named get none)."""
+    by_name: dict[str, dict[str, str]] = {}
+    for part in (p.strip() for p in text.split(";") if p.strip()):
+        name, _, body = part.partition(":")
+        name = name.strip().lower()
+        if name not in PROVIDERS or not body.strip():
+            raise ConfigError(f"tracker.provider_options: {part!r} is not PROVIDER:key=value,...; "
+                              f"PROVIDER one of {', '.join(PROVIDERS)}")
+        opts = {}
+        for item in (i.strip() for i in body.split(",") if i.strip()):
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise ConfigError(f"tracker.provider_options: {item!r} in {name} is not key=value")
+            opts[key.strip()] = value.strip()
+        by_name[PROVIDERS[name]] = opts
+    unused = set(by_name) - set(providers)
+    if unused:
+        raise ConfigError(f"tracker.provider_options names {', '.join(sorted(unused))}, which tracker.providers "
+                          "does not list")
+    return [by_name.get(p, {}) for p in providers]
+
+
+def check_providers(providers: list[str], available: list[str]) -> None:
+    """A requested GPU provider that this onnxruntime cannot load is a one-line error, not a silent CPU run."""
+    missing = [p for p in providers if p not in available]
+    if missing:
+        hint = ("install onnxruntime-gpu (pip install onnxruntime-gpu; it replaces onnxruntime) with a CUDA and "
+                "cuDNN matching its build" if "CUDAExecutionProvider" in missing else
+                "install onnxruntime-gpu built with TensorRT and the TensorRT libraries")
+        raise ModelError(f"ONNX Runtime here offers {', '.join(available)}, not {', '.join(missing)}; {hint}, "
+                         "or set tracker.providers=cpu")
+
+
+def attach_sessions(model: Any, folder: Path, providers: list[str], options: list[dict] | None = None) -> Any:
     """Replace the networks of `model` (in place) by ORT sessions on the graphs in `folder`."""
     import onnxruntime as ort
     import torch
 
+    check_providers(providers, ort.get_available_providers())
+
     def session(name: str) -> Callable[..., list]:
         spec = next(g for g in N.GRAPHS if g.name == name)
-        sess = ort.InferenceSession(str(folder / f"{name}.onnx"), providers=providers)
+        sess = ort.InferenceSession(str(folder / f"{name}.onnx"), providers=providers, provider_options=options)
+        if providers[0] != PROVIDERS["cpu"] and sess.get_providers()[0] != providers[0]:
+            raise ModelError(f"ONNX Runtime could not load {providers[0]} for {name}.onnx (it fell back to "
+                             f"{sess.get_providers()[0]}); check the CUDA/cuDNN libraries onnxruntime-gpu needs, "
+                             "or set tracker.providers=cpu")
 
         def run(*args: Any) -> list:
             feed = {k: (a.detach().cpu().numpy() if hasattr(a, "numpy") else a)
@@ -56,14 +97,15 @@ def attach_sessions(model: Any, folder: Path, providers: list[str]) -> Any:
     return attach_networks(model, runners, memory_attention)
 
 
-def load_onnx_model(folder: str | Path, providers: list[str], image_size: int | None = None) -> Any:
+def load_onnx_model(folder: str | Path, providers: list[str], image_size: int | None = None,
+                    options: list[dict] | None = None) -> Any:
     """Architecture from the manifest, glue weights from `glue.pt`, networks from the ONNX graphs."""
     from ego360.models.sam2.manifest import load_manifest
 
     folder = Path(folder)
     man = load_manifest(folder, image_size)
     model = build_glued_model(folder, man, f"re-export with `ego360 export sam2 ... --out {folder}`", "re-export")
-    return attach_sessions(model, folder, providers)
+    return attach_sessions(model, folder, providers, options)
 
 
 def stream_factory(cfg: TrackerConfig) -> Callable[[], Any]:
@@ -72,5 +114,6 @@ def stream_factory(cfg: TrackerConfig) -> Callable[[], Any]:
     if not cfg.onnx_dir:
         raise ModelError("tracker.onnx_dir is empty; export with `ego360 export sam2 --out DIR` "
                          "and set tracker.onnx_dir=DIR")
-    model = load_onnx_model(cfg.onnx_dir, providers_from_names(cfg.providers), cfg.image_size)
+    providers = providers_from_names(cfg.providers)
+    model = load_onnx_model(cfg.onnx_dir, providers, cfg.image_size, provider_options(cfg.provider_options, providers))
     return lambda: SAM2StreamTracker(model, non_overlap_masks=False, max_cond_frames=8)
