@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ego360.core.geometry import col_yaw, row_pitch, wrap_deg
-from ego360.core.packets import Box
+from ego360.core.packets import Box, EgoMotion
 
 _KV = np.ones((9, 3), np.uint8)  # vertical joining: head, torso and legs stay one mover
 
@@ -93,6 +93,9 @@ class MotionFrame:
     warm: bool  # background established; cues before that are not trusted
     fine: np.ndarray | None = field(default=None, repr=False)  # frame at fine width (camera coordinates)
     fine_offset: float = 0.0  # world shift of `fine` in fine pixels
+    ego: EgoMotion | None = None  # the wearer's own motion at this frame
+    walking: bool = False  # the background was warped with the wearer's step
+    wearer_xz: tuple[float, float] = (0.0, 0.0)  # the wearer's position in the world frame (metres)
 
 
 def _union_seam(labels: np.ndarray, n: int) -> np.ndarray:

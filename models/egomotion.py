@@ -20,6 +20,7 @@ import numpy as np
 from ego360.core.geometry import level_matrix, yawpitch_to_dir
 from ego360.core.packets import EgoMotion
 
+ATTITUDE_TAU_S = 2.0
 _LK = {"winSize": (15, 15), "maxLevel": 2,
        "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
 
@@ -66,6 +67,7 @@ class EgoMotionEstimator:
         self._att = (0.0, 0.0)
         self._v = np.zeros(2)
         self._rate = 0.0
+        self.step = (0.0, 0.0, 0.0)  # the last fit's raw (dyaw deg, tx m, tz m); zeros when none
 
     def _features(self, gray: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
         h, w = gray.shape
@@ -82,6 +84,7 @@ class EgoMotionEstimator:
         pixels known to move on their own so they do not pull the fit."""
         prev, prev_t = self._prev, self._prev_t
         self._prev, self._prev_t = gray, video_t
+        self.step = (0.0, 0.0, 0.0)
         dt = video_t - prev_t
         if prev is None or prev.shape != gray.shape or not 0.0 < dt < 1.0:
             if prev is not None and prev.shape != gray.shape:
@@ -100,11 +103,16 @@ class EgoMotionEstimator:
         if inliers < 8:
             return self._result(frame_index, video_t, 0)
         dyaw, p2, r2, tx, tz = params
+        self.step = (math.degrees(dyaw), float(tx), float(tz))
         a = min(1.0, dt / self.smooth_s)
         self._v = (1 - a) * self._v + a * np.array([tx, tz]) / dt
         self._rate = (1 - a) * self._rate + a * math.degrees(dyaw) / dt
         self._heading += math.degrees(dyaw)
-        self._att = (float(p2), float(r2))
+        # Bob and sway average out over steps; a tilt that stays is the mount's (calibrated apart), so
+        # the attitude leaks back to level with a 2 s time constant: an error in the first frame's
+        # attitude (only weakly seen through the ground's depth) does not linger.
+        leak = 1.0 - min(1.0, dt / ATTITUDE_TAU_S)
+        self._att = (float(p2) * leak, float(r2) * leak)
         return self._result(frame_index, video_t, inliers)
 
     def _fit(self, q0: np.ndarray, q1: np.ndarray, shape: tuple[int, int], dt: float) -> tuple[np.ndarray, int]:

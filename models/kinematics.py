@@ -36,6 +36,9 @@ class Kinematics:
     miss_m: float = float("inf")  # closest approach of the straight-line path to the wearer
     tca_s: float | None = None  # time until that closest approach (None when moving away)
     rise_deg: float = 0.0  # how far the top edge rose in the last ~0.2 s over the earlier window (arm up)
+    own_speed_mps: float = 0.0  # the entity's ground speed in the world (0 for a pole the wearer walks past)
+    wearer_speed_mps: float = 0.0  # the wearer's own ground speed over the same window
+    bearing_miss_m: float = float("inf")  # closest approach from the bearing rate (constant bearing = collision)
 
 
 @lru_cache(maxsize=64)
@@ -62,14 +65,16 @@ class History:
         self.dist: list[float] = []
         self.height: list[float] = []
         self.top: list[float] = []
+        self.wx: list[float] = []  # the wearer's position in the world frame (metres), for world velocity
+        self.wz: list[float] = []
         self.maxlen = maxlen
 
     def push(self, t: float, world_yaw: float, distance_m: float, height_deg: float,
-             top_deg: float = float("nan")) -> None:
+             top_deg: float = float("nan"), wearer_xz: tuple[float, float] = (0.0, 0.0)) -> None:
         if self.yaw:
             world_yaw = self.yaw[-1] + float(wrap_deg(world_yaw - self.yaw[-1]))
         for seq, v in ((self.t, t), (self.yaw, world_yaw), (self.dist, distance_m), (self.height, height_deg),
-                       (self.top, top_deg)):
+                       (self.top, top_deg), (self.wx, wearer_xz[0]), (self.wz, wearer_xz[1])):
             seq.append(float(v))
             del seq[: -self.maxlen]
 
@@ -92,10 +97,13 @@ class History:
             return Kinematics(d_now, 0.0, None, omega, v_t, growth, int(t.size))
         rad = np.radians(yaw[fin])
         x, z = dist[fin] * np.sin(rad), dist[fin] * np.cos(rad)
-        vx, vz = robust_slope(t[fin], x), robust_slope(t[fin], z)
+        vx, vz = robust_slope(t[fin], x), robust_slope(t[fin], z)  # relative to the wearer
+        wx, wz = np.asarray(self.wx)[sel][fin], np.asarray(self.wz)[sel][fin]
+        ux, uz = (robust_slope(t[fin], wx), robust_slope(t[fin], wz)) if np.ptp(wx) or np.ptp(wz) else (0.0, 0.0)
         a = np.radians(float(np.median(yaw[-3:])))
         px, pz = d_now * np.sin(a), d_now * np.cos(a)
         speed = float(np.hypot(vx, vz))
+        own = float(np.hypot(vx + ux, vz + uz))  # relative velocity + the wearer's = the entity's own
         v_r = -(px * vx + pz * vz) / max(d_now, 1e-3)
         v_t = abs(px * vz - pz * vx) / max(d_now, 1e-3)
         ttc = d_now / v_r if v_r > 0.2 else None
@@ -103,7 +111,11 @@ class History:
         if speed > 1e-3 and v_r > 0.0:
             tca = d_now * v_r / speed**2
             miss = abs(px * vz - pz * vx) / speed
-        return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size), speed, miss, tca, self._rise())
+        # Constant bearing, decreasing range: the sailor's collision rule. The bearing is measured
+        # straight from the image (no foot point), so it stays steady when a mask's bottom jitters.
+        b_miss = float(d_now * np.sin(np.arctan2(abs(np.radians(omega)) * d_now, v_r))) if v_r > 0.0 else float("inf")
+        return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size), own if (ux or uz) else speed, miss,
+                          tca, self._rise(), own, float(np.hypot(ux, uz)), b_miss)
 
     def _rise(self) -> float:
         """Top edge now vs. the second before the last 0.2 s (medians: one bad mask does not count)."""

@@ -10,25 +10,36 @@ absorbed by comparing each pixel with the min/max of its 3×3 background neighbo
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import replace
 
 import cv2
 import numpy as np
 
 from ego360.core.geometry import row_pitch
-from ego360.core.packets import Box, FramePacket
-from ego360.models.blobs import Blob, MotionFrame, _box_iou, _camera_distance, extract_blobs, roll_frac
+from ego360.core.packets import Box, EgoMotion, FramePacket
+from ego360.models.blobs import Blob, MotionFrame, _camera_distance, extract_blobs, roll_frac
+from ego360.models.depth_split import split_by_ground_contact
+from ego360.models.ego_warp import step_maps_fast, world_maps_fast
+from ego360.models.egomotion import EgoMotionEstimator
+from ego360.models.ghosts import GhostRepair
+from ego360.models.structure import static_structure
 
 _K3 = np.ones((3, 3), np.uint8)
+WALK_ENTER_MPS = 0.35  # estimated wearer speed that counts as walking (for WALK_VOTES processed frames)
+WALK_EXIT_MPS = 0.15
+WALK_VOTES = 3
+WALK_NADIR_DEG = 55.0
+STRUCTURE_BASELINE_S = 0.4  # walking: how far back a frame is compared to explain static structure
+WALK_LEARN_RATE = 0.05
+WALK_FG_LEARN_RATE = 0.02  # walking: near structures change with parallax, so the background learns faster
 _K5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 _K31 = np.ones((3, 1), np.uint8)
 _KH = np.ones((1, 3), np.uint8)  # horizontal tolerance: turning shifts columns, never rows
-_GHOST_REACH = 8  # work pixels a ghost may lie beside its body
 _KREACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 25))  # how far a body extends from its seeds
 
 
-class MotionAnalyzer:
+class MotionAnalyzer(GhostRepair):
     """Background model in world yaw + foreground + blobs; one result per frame index, cached.
 
     Several stages (trigger, entity stage, classical tracker) may ask for the same frame; the first
@@ -46,6 +57,12 @@ class MotionAnalyzer:
         self.min_area = int(min_area)
         self.fine_width = int(fine_width)
         self.learn_rate = float(learn_rate)
+        self.ego = EgoMotionEstimator(camera_height_m)
+        self.walking = False  # the wearer translates: the background is warped with each step
+        self._walk_votes = 0
+        self._last_t = 0.0
+        self._pos = (0.0, 0.0)  # the wearer's position in the world frame, integrated while walking
+        self._walk_history: deque[tuple[float, np.ndarray, tuple[float, float]]] = deque(maxlen=12)
         self._bg: np.ndarray | None = None
         self._fine_bg: np.ndarray | None = None
         self._fine_world: np.ndarray | None = None  # this frame at fine width, in world columns
@@ -79,10 +96,11 @@ class MotionAnalyzer:
                 self._cache.popitem(last=False)
             return mf
 
-    def _estimate_offset(self, gray: np.ndarray) -> float:
-        """World offset (px) of this frame: phase correlation of the horizon band against the background."""
+    def _estimate_offset(self, gray: np.ndarray, far_only: bool = False) -> float:
+        """World offset (px) of this frame: phase correlation of the horizon band against the background
+        (walking: only the band above the horizon, where the far world does not slide with the step)."""
         h = gray.shape[0]
-        y0, y1 = h // 3, h - h // 3
+        y0, y1 = h // 3, (h // 2 if far_only else h - h // 3)
         bg_band = cv2.cvtColor(self._bg[y0:y1].astype(np.float32), cv2.COLOR_RGB2GRAY)
         band = gray[y0:y1].astype(np.float32)
         if self._window is None or self._window.shape != band.shape:
@@ -92,135 +110,6 @@ class MotionAnalyzer:
         k = int(round(self._offset))
         (dx, _dy), _resp = cv2.phaseCorrelate(np.roll(bg_band, -k, axis=1), band, self._window)
         return float(k - dx)
-
-    def _absorb_static(self, world: np.ndarray, blobs: tuple[Blob, ...], k: int) -> None:
-        """A blob whose box has not moved for `static_frames` is a ghost (something that left the
-        background) or a long-still object: fold it into the background so it stops alarming.
-        Judged per blob, not per pixel: the inside of a plain-coloured mover does not change either.
-        A person standing a few metres away is kept far longer unless it is a ghost: they may be
-        about to act (throw, reach), and once absorbed, a gesture is all that is left.
-        Tracked entities (protected) are never folded in."""
-        w = world.shape[1]
-        still: list[tuple[Box, int]] = []
-        for blob in blobs:
-            b = blob.box
-            wb = Box((b.x0 + k) % w, b.y0, (b.x0 + k) % w + (b.x1 - b.x0), b.y1)
-            count = 1 + max((c for prev, c in self._still if _box_iou(prev, wb) > 0.8), default=0)
-            still.append((wb, count))
-            if count >= 3 and not any(_box_iou(wb, r) > 0.2 for r in self._repaired):
-                self._repair_ghost(world, blob, k, wb)
-            held = self._protect is not None and (self._protect & blob.mask).sum() > 0.3 * blob.area
-            if count <= self.static_frames or held:
-                continue
-            person = blob.distance_m < 7.0 and blob.height_deg > 8.0
-            if person and count <= 4 * self.static_frames and not self._is_ghost(world, blob, k):
-                continue
-            mask_w = np.roll(blob.mask, k, axis=1).view(np.uint8)
-            cv2.accumulateWeighted(world, self._bg, 0.3, mask=mask_w)
-            self._absorb_fine(mask_w)
-        self._still = still
-
-    def _is_ghost(self, world: np.ndarray, blob: Blob, k: int) -> bool:
-        """A ghost's outline is an edge of the background, not of the frame: compare gradient
-        strength along the blob's contour in both."""
-        mask_w = np.roll(blob.mask, k, axis=1).view(np.uint8)
-        contour = (mask_w ^ cv2.erode(mask_w, _K3)).astype(bool)
-        if contour.sum() < 8:
-            return False
-
-        def edge(img: np.ndarray) -> float:
-            g = cv2.cvtColor(img.astype(np.float32), cv2.COLOR_RGB2GRAY)
-            mag = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
-            return float(mag[contour].mean())
-
-        return edge(self._bg) > 1.2 * edge(world)
-
-    def _repair_ghost(self, world: np.ndarray, blob: Blob, k: int, wb: Box) -> None:
-        """Relearn the part of a still blob that is a ghost joined to a real body (someone who stood
-        there in the first frames, then stepped aside: the background keeps their old outline).
-
-        Such a background holds a displaced copy of the body: find the shift that best maps the frame
-        inside the blob onto the background. Where it explains the frame far better than no shift,
-        the body is the part of the blob whose shifted copy is also in the blob, the rest is ghost."""
-        h, w = blob.mask.shape
-        b, r = blob.box, _GHOST_REACH
-        cols = np.arange(int(b.x0) + k - r, int(np.ceil(b.x1)) + k + r) % w
-        y0, y1 = int(b.y0) - r, int(np.ceil(b.y1)) + r
-        if y0 < 0 or y1 > h:
-            return
-        mask = np.roll(blob.mask, k, axis=1)[y0:y1][:, cols]
-        frame, bg = world[y0:y1][:, cols], self._bg[y0:y1][:, cols]
-        hh, ww = mask.shape
-        core = mask[r : hh - r, r : ww - r]
-        fr = frame[r : hh - r, r : ww - r][core]
-        err = {}
-        for dy in (-1, 0, 1):
-            for dx in range(-r, r + 1):
-                sb = bg[r + dy : hh - r + dy, r + dx : ww - r + dx][core]
-                err[(dx, dy)] = float(np.median(np.abs(fr - sb).max(axis=1)))
-        (dx, dy), best = min(err.items(), key=lambda kv: kv[1])
-        if dx == 0 or best > 0.5 * err[(0, 0)]:
-            return
-        moved = mask[r + dy : hh - r + dy, r + dx : ww - r + dx]
-        # ... and only where the background there holds the body's content seen in the frame at −shift.
-        back = frame[r - dy : hh - r - dy, r - dx : ww - r - dx]
-        held = np.abs(bg[r : hh - r, r : ww - r] - back).max(axis=2) < 1.5 * self.threshold
-        ghost = core & ~moved & held & mask[r - dy : hh - r - dy, r - dx : ww - r - dx]
-        if not ghost.any():
-            return
-        self._repaired.append(wb)  # once: after it, a body's own parts look like displaced copies
-        full = np.zeros((h, w), np.uint8)
-        full[y0 + r : y1 - r, cols[r : ww - r]] = ghost
-        cv2.accumulateWeighted(world, self._bg, 1.0, mask=full)
-        self._absorb_fine(full, 1.0)
-        self._clear_copy(world, blob, k, dx, dy)
-
-    def _clear_copy(self, world: np.ndarray, blob: Blob, k: int, dx: int, dy: int) -> None:
-        """The rest of the copy lies under the body now (a torso over its own old image is invisible):
-        where the background in a person-sized box deviates from what its surroundings predict,
-        replace it by that prediction (inpainting), so the body stands out again."""
-        if not np.isfinite(blob.distance_m):
-            return
-        h, w = blob.mask.shape
-        b = blob.box
-        top_pitch = float(np.degrees(np.arctan((1.8 - self.camera_height_m) / blob.distance_m)))
-        y0 = max(2, int((0.5 - top_pitch / 180.0) * h))
-        y1 = min(h - 2, int(np.ceil(b.y1)) + 1)
-        if y1 - y0 < 4:
-            return
-        m = abs(dx) + 1
-        cols = np.arange(int(b.x0) + k - m - 2, int(np.ceil(b.x1)) + k + m + 2) % w
-        bg = self._bg[y0 - 1 : y1 + 1][:, cols]
-        hole = np.zeros(bg.shape[:2], np.uint8)
-        hole[1:-1, 2:-2] = 1
-        bg8 = np.clip(bg, 0, 255).astype(np.uint8)
-        pred = cv2.inpaint(bg8, hole, 3, cv2.INPAINT_TELEA).astype(np.float32)
-        odd = (np.abs(bg - pred).max(axis=2) > self.threshold) & (hole > 0)
-        # ... and holds the body as the frame shows it, displaced: the copy, not street texture.
-        back = world[y0 - 1 - dy : y1 + 1 - dy][:, (cols - dx) % w]
-        odd &= np.abs(bg - back).max(axis=2) < 0.5 * self.threshold
-        if not odd.any():
-            return
-        full = np.zeros((h, w), np.uint8)
-        full[y0 - 1 : y1 + 1, cols] = odd
-        fill = self._bg.copy()
-        fill[y0 - 1 : y1 + 1, cols] = pred
-        cv2.accumulateWeighted(fill, self._bg, 1.0, mask=full)
-        if self._fine_bg is not None:  # refined masks are cut against the fine one: clear it there too
-            hf, wf = self._fine_bg.shape[:2]
-            up = cv2.resize(self._bg, (wf, hf), interpolation=cv2.INTER_LINEAR)
-            cv2.accumulateWeighted(up, self._fine_bg, 1.0, mask=cv2.resize(
-                full, (wf, hf), interpolation=cv2.INTER_NEAREST))
-
-    def _absorb_fine(self, mask_w: np.ndarray, rate: float = 0.3) -> None:
-        """The fine background forgets what the coarse one absorbed (else refined masks keep ghosts)."""
-        if self._fine_bg is None:
-            return
-        hf, wf = self._fine_bg.shape[:2]
-        mask = cv2.resize(mask_w, (wf, hf), interpolation=cv2.INTER_NEAREST)
-        fine_world = self._fine_world  # None on frames the fine background skips
-        if fine_world is not None and fine_world.shape[:2] == (hf, wf):
-            cv2.accumulateWeighted(fine_world, self._fine_bg, rate, mask=mask)
 
     @staticmethod
     def _diff(world: np.ndarray, bg: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -239,38 +128,99 @@ class MotionAnalyzer:
         # INTER_LINEAR: ~10× cheaper than INTER_AREA at 1920→512 and the threshold tolerates the aliasing.
         rgb = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR) if img.shape[1] != w else img
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        ego = self.ego.update(gray, packet.frame_index, packet.video_t)
         fresh = self._bg is None or self._bg.shape[:2] != (h, w)
         if fresh:
             self._bg, self._offset, self._seen, self._protect = rgb.astype(np.float32), 0.0, 0, None
             self._repaired = []
-        else:
-            self._offset = self._estimate_offset(gray)
         self._seen += 1
+        world, kernel = self._align(rgb, gray, ego, fresh, packet.video_t)
         k = int(round(self._offset))
-        world = roll_frac(rgb, self._offset)
-        diff = self._diff(world, self._bg, _KH)
+        diff = self._diff(world, self._bg, kernel)
         # Vertical opening: removes speckle but keeps legs, which are one or two work pixels wide at
         # 5 m and carry the foot point every distance is measured from.
         fg_w = cv2.morphologyEx((diff > self.threshold).view(np.uint8), cv2.MORPH_OPEN, _K31)
         fg_w = _grow(fg_w, diff > 0.5 * self.threshold, max(1, self.min_area // 2))
         fg_w = cv2.morphologyEx(fg_w, cv2.MORPH_CLOSE, _K5)
+        if self.walking:  # below ~55° down is the wearer's own body and the pavement at its feet
+            fg_w[int(h * (0.5 + WALK_NADIR_DEG / 180.0)):] = 0
+            past = next((h for h in self._walk_history if packet.video_t - h[0] >= STRUCTURE_BASELINE_S), None)
+            if past is not None:  # a long baseline: a runner's looming differs from a wall's by pixels
+                step = (self._pos[0] - past[2][0], self._pos[1] - past[2][1])
+                fg_w[static_structure(fg_w.astype(bool), world, past[1], step, self.camera_height_m,
+                                      self.threshold)] = 0
+            self._walk_history.append((packet.video_t, world, self._pos))
+        else:
+            self._walk_history.clear()
         warm = self._seen > self.warmup_frames
         hold = cv2.dilate(fg_w, _K5)
-        if self._protect is not None and self._protect.shape == hold.shape:
-            hold |= np.roll(self._protect, k, axis=1).view(np.uint8)
+        protect = np.roll(self._protect, k, axis=1).view(np.uint8) if (
+            self._protect is not None and self._protect.shape == hold.shape) else None
+        if protect is not None:
+            hold |= protect
         learn = 1 - hold
-        cv2.accumulateWeighted(world, self._bg, self.learn_rate if warm else 0.5, mask=learn)
+        rate = (WALK_LEARN_RATE if self.walking else self.learn_rate) if warm else 0.5
+        cv2.accumulateWeighted(world, self._bg, rate, mask=learn)
+        if self.walking and warm:
+            # Walking, nothing in the world stays still in the image long enough to be judged still
+            # (see `_absorb_static`), so the foreground is learnt too, slowly: a mover passes before
+            # it fades in; a misaligned patch of street does not stay foreground for ever. What the
+            # tracker holds is never learnt.
+            slow = hold if protect is None else hold & (1 - protect)
+            cv2.accumulateWeighted(world, self._bg, WALK_FG_LEARN_RATE, mask=slow)
         fg = np.roll(fg_w.astype(bool), -k, axis=1)
         blobs = extract_blobs(fg, self.min_area, self.camera_height_m) if warm else ()
         fine = self._update_fine(img, learn, warm)
-        self._absorb_static(world, blobs, k)
+        if not self.walking:  # walking, near structures move in world yaw: nothing is still
+            self._absorb_static(world, blobs, k)
         if blobs and self._fine_bg is not None:
             blobs = tuple(self._find_feet(b, fine, h) for b in blobs)
+        if self.walking:  # one mover per ground-contact distance; the nadir band hides foot points
+            blobs = split_by_ground_contact(blobs, self.camera_height_m)
+            cut = int(h * (0.5 + WALK_NADIR_DEG / 180.0))
+            blobs = tuple(replace(b, distance_m=float("inf")) if b.box.y1 >= cut else b for b in blobs)
         return MotionFrame(
             packet.frame_index, packet.video_t, (img.shape[0], img.shape[1]), rgb, gray,
             np.roll(diff, -k, axis=1), fg, blobs, self._offset * 360.0 / w, warm, fine,
-            self._offset * fine.shape[1] / w,
+            self._offset * fine.shape[1] / w, ego, self.walking, self._pos,
         )
+
+    def _align(self, rgb: np.ndarray, gray: np.ndarray, ego: EgoMotion, fresh: bool,
+               t: float) -> tuple[np.ndarray, np.ndarray]:
+        """This frame in world columns, and the background moved to match it.
+
+        Standing or turning: a column shift measured against the background itself (drift-free).
+        Walking: the frame is levelled with the estimated head bob and turned by the estimated
+        heading change, and the background slides with the step (`models.ego_warp`); the 3×3
+        comparison window absorbs the residual misalignment of a walking warp."""
+        dt, self._last_t = t - self._last_t, t
+        speed = ego.speed_mps if ego.inliers else 0.0
+        self._walk_votes = min(WALK_VOTES, self._walk_votes + 1) if speed > WALK_ENTER_MPS else (
+            max(0, self._walk_votes - 1) if speed < WALK_EXIT_MPS else self._walk_votes)
+        was = self.walking
+        self.walking = self._walk_votes >= WALK_VOTES or (was and self._walk_votes > 0)
+        if fresh or not self.walking:
+            if not fresh:
+                self._offset = self._estimate_offset(gray)
+            if was and not self.walking:
+                self._fine_bg = None  # re-learnt from here: it was not warped while walking
+            return roll_frac(rgb, self._offset), _KH
+        h, w = gray.shape
+        dyaw, tx, tz = self.ego.step
+        predicted = self._offset + dyaw * w / 360.0
+        self._offset = predicted
+        measured = self._estimate_offset(gray, far_only=True)  # drift-free against the background
+        if abs(measured - predicted) < 3.0:
+            self._offset = measured
+        yaw = np.radians(self._offset * 360.0 / w)  # the wearer's ahead in world yaw
+        dx, dz = tx * np.cos(yaw) + tz * np.sin(yaw), -tx * np.sin(yaw) + tz * np.cos(yaw)
+        self._pos = (self._pos[0] + float(dx), self._pos[1] + float(dz))
+        if 0.0 < dt < 1.0 and (dx or dz):
+            sx, sy = step_maps_fast(w, h, float(dx), float(dz), self.camera_height_m)
+            self._bg = cv2.remap(self._bg, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+        self._fine_bg = None  # masks are cut at work size while walking
+        mx, my = world_maps_fast(w, h, self._offset, ego.pitch_deg, ego.roll_deg)
+        return cv2.remap(rgb, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP).astype(np.float32), _K3
 
     def _find_feet(self, blob: Blob, fine: np.ndarray, h: int) -> Blob:
         """Extend a blob's bottom down its own columns on the fine image, where thin legs over a
@@ -313,6 +263,8 @@ class MotionAnalyzer:
         hf = max(2, wf // 2)
         fine = cv2.resize(img, (wf, hf), interpolation=cv2.INTER_AREA) if img.shape[1] != wf else img
         self._fine_world = None
+        if self.walking:
+            return fine
         fresh = self._fine_bg is None or self._fine_bg.shape[:2] != (hf, wf) or self._seen <= 1
         if warm and not fresh and self._seen % 2:
             return fine  # once warm, learning every other frame at twice the rate is the same background
@@ -332,11 +284,6 @@ class MotionAnalyzer:
         from ego360.models.refine import refine_mask
 
         return refine_mask(mf, self._fine_bg, work_mask, 0.6 * self.threshold if threshold is None else threshold)
-
-
-def _grad(img: np.ndarray) -> np.ndarray:
-    g = cv2.cvtColor(img.astype(np.float32), cv2.COLOR_RGB2GRAY)
-    return cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
 
 
 def _grow(strong: np.ndarray, weak: np.ndarray, min_seed: int) -> np.ndarray:

@@ -42,7 +42,8 @@ class Cue:
     blob: Blob
 
 
-def score_cue(k: Kinematics, blob: Blob, bearing_deg: float, baseline: bool = True) -> tuple[float, str]:
+def score_cue(k: Kinematics, blob: Blob, bearing_deg: float, baseline: bool = True,
+              walking: bool = False) -> tuple[float, str]:
     """Per-mover anomaly score in [0, 1] and the cue that gave it.
 
     Approach is judged by where the mover's straight path passes the wearer (miss distance) and
@@ -50,6 +51,8 @@ def score_cue(k: Kinematics, blob: Blob, bearing_deg: float, baseline: bool = Tr
     when a broken mask makes its distance jump, and a person heading at the wearer is caught while
     still several metres away. `baseline`: the mover's recent past is trusted (masks had settled
     a second before), which a rise of its top edge is measured against."""
+    if walking:
+        return score_walking(k, blob, bearing_deg)
     d = k.distance_m
     behind = 1.25 if abs(bearing_deg) > 100.0 else 1.0
     near = ramp(d, 2.6, 1.2) if np.isfinite(d) else ramp(blob.height_deg, 45.0, 75.0)
@@ -81,6 +84,38 @@ def score_cue(k: Kinematics, blob: Blob, bearing_deg: float, baseline: bool = Tr
     return (scores[cue], cue) if scores[cue] > 0.0 else (0.0, "none")
 
 
+STATIC_MPS = 0.8  # an entity slower than this in the world stands still (poles, parked cars, a queue)
+
+
+def score_walking(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float, str]:
+    """Collision risk for a walking wearer: only what moves in the world, judged by where its path
+    relative to the wearer passes (closest approach) and when (time to it).
+
+    Everything the wearer walks past — poles, parked cars, walls, people standing — moves in the
+    image and even "approaches", but not in the world: its own speed (relative velocity plus the
+    wearer's) is near zero, and it scores nothing. A passer-by keeps a lateral offset of a metre or
+    more, so the closest approach is judged strictly; someone on a collision course is caught by
+    the time to that closest approach, seconds before contact."""
+    d = k.distance_m
+    if k.samples < 4:
+        return 0.0, "none"
+    if not np.isfinite(d):  # no ground contact (thrown, airborne): looming is the only cue
+        loom_ttc = 1.0 / k.growth_per_s if k.growth_per_s > 1e-3 else np.inf
+        s = ramp(loom_ttc, 1.5, 0.7) * ramp(blob.height_deg, 3.0, 8.0) * ramp(abs(bearing_deg), 150.0, 120.0)
+        return (s, "approach") if s > 0.0 else (0.0, "none")
+    if k.own_speed_mps < STATIC_MPS:
+        return 0.0, "none"
+    approach = 0.0
+    if k.samples >= 6 and k.tca_s is not None and k.own_speed_mps < 12.0:
+        miss = max(k.miss_m, k.bearing_miss_m) if np.isfinite(k.bearing_miss_m) else k.miss_m
+        approach = (ramp(miss, 1.5, 0.9) * ramp(k.tca_s, 3.5, 2.5) * ramp(d, 10.0, 8.0)
+                    * ramp(k.own_speed_mps, 0.9, 1.4) * ramp(k.approach_mps, 0.8, 1.3))
+    close = ramp(d, 1.4, 0.8) * ramp(k.own_speed_mps, STATIC_MPS, 1.0)
+    scores = {"close": close, "approach": approach}
+    cue = max(scores, key=scores.__getitem__)
+    return (scores[cue], cue) if scores[cue] > 0.0 else (0.0, "none")
+
+
 class CueTracker:
     """Associates blobs frame to frame by world yaw so each mover gets a short motion history."""
 
@@ -96,18 +131,40 @@ class CueTracker:
         for blob in mf.blobs:
             world = blob.yaw_deg + mf.ego_yaw_deg
             gate = max(10.0, 0.75 * blob.width_deg)
-            best = min(free, key=lambda i: abs(wrap_deg(world - free[i][1])), default=None)
+            if mf.walking and np.isfinite(blob.distance_m):
+                best = self._nearest_on_ground(free, world, blob.distance_m, mf.wearer_xz, t)
+            else:
+                best = min(free, key=lambda i: abs(wrap_deg(world - free[i][1])), default=None)
             if best is None or abs(wrap_deg(world - free[best][1])) > gate:
                 best, self._next = self._next, self._next + 1
                 hist = History()
             else:
                 hist = free.pop(best)[0]
-            hist.push(t, world, blob.distance_m, blob.height_deg, blob.top_pitch_deg)
+            hist.push(t, world, blob.distance_m, blob.height_deg, blob.top_pitch_deg, mf.wearer_xz)
             self._tracks[best] = (hist, world, t)
             out.append((best, blob, hist))
         for i in [i for i, (_h, _w, last) in self._tracks.items() if t - last > self.max_gap_s]:
             del self._tracks[i]
         return out
+
+    @staticmethod
+    def _nearest_on_ground(free: dict[int, tuple[History, float, float]], world_yaw: float, dist: float,
+                           wearer_xz: tuple[float, float], t: float) -> int | None:
+        """Walking: the track whose last ground position (in the world, so things the wearer walks
+        past stay put) is nearest, within a stride plus a quarter of the distance — a passer-by in
+        front of a wall at the same bearing is a different track from the wall."""
+        a = np.radians(world_yaw)
+        x, z = wearer_xz[0] + dist * np.sin(a), wearer_xz[1] + dist * np.cos(a)
+        best, best_d = None, 0.5 + 0.25 * dist
+        for i, (hist, _yaw, last) in free.items():
+            if not hist.dist or not np.isfinite(hist.dist[-1]):
+                continue
+            b = np.radians(hist.yaw[-1])
+            hx, hz = hist.wx[-1] + hist.dist[-1] * np.sin(b), hist.wz[-1] + hist.dist[-1] * np.cos(b)
+            d = float(np.hypot(x - hx, z - hz)) / max(1.0, (t - last) * 15.0) ** 0.5
+            if d < best_d:
+                best, best_d = i, d
+        return best
 
 
 class MotionTrigger:
@@ -147,7 +204,8 @@ class MotionTrigger:
         for tid, blob, hist in self._cues.update(mf):
             bearing = float(self.mounting.wearer_yaw(blob.yaw_deg))
             kin = hist.kinematics()
-            score, cue = score_cue(kin, blob, bearing, self._warm_frames > 20) if settled else (0.0, "none")
+            score, cue = score_cue(kin, blob, bearing, self._warm_frames > 20, mf.walking) if settled \
+                else (0.0, "none")
             score, cue = self._hold_gesture(tid, mf.video_t, score, cue)
             cues.append(Cue(tid, score, cue, bearing, kin, blob))
         self.last_cues = tuple(sorted(cues, key=lambda c: -c.score))
