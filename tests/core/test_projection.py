@@ -15,10 +15,43 @@ from ego360.core.projection import (
     mask_centroid_yawpitch,
     yawpitch_to_equirect_px,
 )
-from tests._geometry_utils import cap_mask, iou, load_rgb
 
 py360convert = pytest.importorskip("py360convert")
 STREET = "street_equirect_3840x1920.jpg"
+
+
+@pytest.fixture
+def load_rgb(shared_data):
+    """`load_rgb(name, size=None)`: a shared-data image as RGB uint8, resized to (W, H) when given. Without
+    ../shared the street panorama falls back to the scenario generator's bundled copy (up to 1920 wide)."""
+    import cv2
+
+    from ego360.tools.scenario.background import PANORAMA
+
+    def load(name: str, size: tuple[int, int] | None = None) -> np.ndarray:
+        small = name.startswith("street_") and size is not None and size[0] <= 1920
+        path = shared_data(name, fallback=PANORAMA if small else None)
+        img = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        if size is not None and img.shape[1::-1] != size:
+            img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        return img
+
+    return load
+
+
+def cap_mask(yaw: float, pitch: float, radius_deg: float, W: int, H: int) -> np.ndarray:
+    """Equirect mask of a spherical cap: every pixel centre within radius_deg of (yaw, pitch)."""
+    from ego360.core.geometry import yawpitch_to_dir
+
+    xs, ys = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
+    d = yawpitch_to_dir(*equirect_px_to_yawpitch(xs, ys, W, H))
+    c = yawpitch_to_dir(yaw, pitch)
+    return d @ c >= np.cos(np.radians(radius_deg))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 def _ref(img: np.ndarray, face_w: int, mode: str = "bilinear") -> np.ndarray:
@@ -27,7 +60,7 @@ def _ref(img: np.ndarray, face_w: int, mode: str = "bilinear") -> np.ndarray:
 
 @pytest.mark.parametrize("size,face_w", [((1920, 960), 256), ((1920, 960), 512), ((3840, 1920), 512),
                                          ((3840, 1920), 256)])
-def test_faces_bit_identical_on_street_panorama(size, face_w):
+def test_faces_bit_identical_on_street_panorama(size, face_w, load_rgb):
     img = load_rgb(STREET, size)
     ours = Cubemap(face_w, img.shape[:2]).faces(img)
     assert ours.shape == (6, face_w, face_w, 3) and ours.dtype == np.uint8
@@ -56,7 +89,7 @@ def test_pole_rows_fixup_matters():
     assert sum(idx.size for idx, _, _ in _cube_tables(64, 32, 64, "bilinear").fixups) > 0
 
 
-def test_face_order_on_axes_image():
+def test_face_order_on_axes_image(load_rgb):
     """+Z front red, +X right green, −Z back blue, −X left yellow, top magenta, bottom cyan."""
     img = load_rgb("axes_equirect_1024x512.png")
     faces = Cubemap(64, img.shape[:2]).faces(img)
@@ -67,7 +100,7 @@ def test_face_order_on_axes_image():
         assert nearest == k, (name, median)
 
 
-def test_faces_are_continuous_across_edges():
+def test_faces_are_continuous_across_edges(load_rgb):
     """Edge pixel centres of neighbouring faces are the same directions, so the colours must agree."""
     img = load_rgb(STREET, (1920, 960))
     f = Cubemap(128, img.shape[:2]).faces(img).astype(np.int16)
@@ -113,7 +146,7 @@ def test_equirect_pixel_round_trip_and_convention():
     assert np.abs(x2 - xs).max() < 0.5 and np.abs(y2 - ys).max() < 0.5
 
 
-def test_perspective_view_direction_on_axes_image():
+def test_perspective_view_direction_on_axes_image(load_rgb):
     img = load_rgb("axes_equirect_1024x512.png")
     view = PerspectiveView(45.0, 0.0, 80.0, out_size=(160, 80), equirect_size=img.shape[:2]).render(img)
     left, right = np.median(view[30:50, 10:60].reshape(-1, 3), 0), np.median(view[30:50, 100:150].reshape(-1, 3), 0)
