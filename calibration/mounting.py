@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from ego360.core.errors import ConfigError
-from ego360.core.geometry import Mounting
+from ego360.core.geometry import DEFAULT_CAMERA_HEIGHT_M, Mounting
 
 FORMAT_VERSION = 1
-KEYS = ("yaw_offset_deg", "pitch_deg", "roll_deg")
+KEYS = ("yaw_offset_deg", "pitch_deg", "roll_deg", "height_m")
+MAX_HEIGHT_M = 5.0  # higher than a wearer or a table could hold it: a typo
 
 
 def default_path() -> Path:
@@ -32,7 +33,7 @@ def default_path() -> Path:
 def _check(path: Path, values: dict[str, object]) -> dict[str, float]:
     out: dict[str, float] = {}
     for key in KEYS:
-        value = values.get(key, 0.0)
+        value = values.get(key, DEFAULT_CAMERA_HEIGHT_M if key == "height_m" else 0.0)
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ConfigError(f"calibration file {path}: {key} = {value!r} is not a finite number; "
                               "rewrite it with `ego360 calibrate`")
@@ -41,6 +42,9 @@ def _check(path: Path, values: dict[str, object]) -> dict[str, float]:
         if not -90.0 <= out[key] <= 90.0:
             raise ConfigError(f"calibration file {path}: {key} = {out[key]} is outside [-90, 90]; "
                               "rewrite it with `ego360 calibrate`")
+    if not 0.0 < out["height_m"] <= MAX_HEIGHT_M:
+        raise ConfigError(f"calibration file {path}: height_m = {out['height_m']:g} must be in (0, {MAX_HEIGHT_M:g}] "
+                          "metres (the camera above the ground); rewrite it with `ego360 calibrate --height-m H`")
     return out
 
 

@@ -127,6 +127,29 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class DetectorConfig:
+    """Trained detectors on the cube faces (off the frame loop): what an entity is, and people who stand still.
+
+    `none` keeps the motion-only path; `blazepose` is the shipped person detector (scripts/setup.sh puts it
+    in `model_dir`); `onnx-yolox`, `onnx-yolo` and `onnx-detr` run the user's own ONNX weights at
+    `onnx_path` with `classes` naming its class ids (comma-separated, in id order; empty = COCO-80)."""
+
+    backend: str = "none"
+    model_dir: str = ".models/mediapipe"
+    rate_hz: float = 3.0  # detection runs per second of video (each on the selected faces)
+    faces: Literal["active", "all"] = "active"  # "active": faces where motion or tracks are (all four side faces when none); "all"
+    face_size: int = 224  # cube face side in pixels handed to the detector
+    min_score: float = 0.5
+    iou: float = 0.45  # NMS IoU of the ONNX layouts
+    deadline_s: float = 1.0  # a result older than this (since its frame was submitted) is dropped
+    threads: int = 1  # interpreter threads of the detector's one worker
+    onnx_path: str = ""
+    classes: str = ""
+    providers: str = "cpu"
+    segmenter: Literal["selfie", "box"] = "selfie"  # person masks from the shipped segmenter, or the box
+
+
+@dataclass(frozen=True)
 class Config:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
@@ -138,6 +161,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     tts: TTSConfig = field(default_factory=TTSConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
 
 
 def _coerce(key: str, value: Any, typ: Any) -> Any:
@@ -258,6 +282,7 @@ def validate(cfg: Config) -> None:
     _check_range("trigger.on_threshold", cfg.trigger.on_threshold, 0.0, 1.0)
     _check_range("trigger.off_threshold", cfg.trigger.off_threshold, 0.0, cfg.trigger.on_threshold)
     _check_range("trigger.work_width", cfg.trigger.work_width, 64, 4096)
+    _check_range("trigger.camera_height_m", cfg.trigger.camera_height_m, 0.05, 5.0)
     _check_range("tracker.image_size", cfg.tracker.image_size, 64, 2048)
     _check_range("tracker.max_entities", cfg.tracker.max_entities, 1, 64)
     _check_range("captioner.deadline_s", cfg.captioner.deadline_s, 0.0, 600.0)
@@ -266,5 +291,9 @@ def validate(cfg: Config) -> None:
     _check_range("source.reconnect_attempts", cfg.source.reconnect_attempts, 0, 10000)
     if cfg.captioner.grounding and cfg.captioner.backend == "template":
         raise ConfigError("captioner.grounding=true needs a VLM; set captioner.backend=openai or transformers")
+    _check_range("detector.rate_hz", cfg.detector.rate_hz, 0.1, 60.0)
+    _check_range("detector.face_size", cfg.detector.face_size, 32, 2048)
+    _check_range("detector.min_score", cfg.detector.min_score, 0.0, 1.0)
+    _check_range("detector.deadline_s", cfg.detector.deadline_s, 0.0, 60.0)
     for name in ("pitch_deg", "roll_deg"):
         _check_range(f"bearings.{name}", getattr(cfg.bearings, name), -90.0, 90.0)

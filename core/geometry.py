@@ -72,6 +72,9 @@ def dir_to_yawpitch(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.degrees(np.arctan2(x, z)), np.degrees(np.arctan2(y, np.hypot(x, z)))
 
 
+DEFAULT_CAMERA_HEIGHT_M = 1.6  # a head- or shoulder-worn camera on an adult
+
+
 def level_matrix(pitch_deg: float, roll_deg: float) -> np.ndarray:
     """Rotation taking camera-frame vectors to the levelled frame (R_pitch · R_roll), for a camera
     tilted up by `pitch_deg` and rolled right-side-down by `roll_deg` (see `Mounting`); levelled
@@ -102,6 +105,7 @@ class Mounting:
     yaw_offset_deg: float = 0.0
     pitch_deg: float = 0.0
     roll_deg: float = 0.0
+    height_m: float = DEFAULT_CAMERA_HEIGHT_M  # camera above the ground: turns a foot point's pitch into a distance
 
     @property
     def is_level(self) -> bool:

@@ -39,6 +39,7 @@ class Kinematics:
     own_speed_mps: float = 0.0  # the entity's ground speed in the world (0 for a pole the wearer walks past)
     wearer_speed_mps: float = 0.0  # the wearer's own ground speed over the same window
     bearing_miss_m: float = float("inf")  # closest approach from the bearing rate (constant bearing = collision)
+    rise_m: float = 0.0  # as rise_deg, as the top edge's height above the ground (walking towards it does not count)
 
 
 @lru_cache(maxsize=64)
@@ -59,7 +60,8 @@ def robust_slope(t: np.ndarray, y: np.ndarray) -> float:
 class History:
     """Short time series of one entity's position; fits slopes so single-frame mask noise cancels."""
 
-    def __init__(self, maxlen: int = 16) -> None:
+    def __init__(self, maxlen: int = 16, camera_height_m: float = 1.6) -> None:
+        self.camera_height_m = float(camera_height_m)
         self.t: list[float] = []
         self.yaw: list[float] = []  # unwrapped world yaw
         self.dist: list[float] = []
@@ -115,7 +117,22 @@ class History:
         # straight from the image (no foot point), so it stays steady when a mask's bottom jitters.
         b_miss = float(d_now * np.sin(np.arctan2(abs(np.radians(omega)) * d_now, v_r))) if v_r > 0.0 else float("inf")
         return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size), own if (ux or uz) else speed, miss,
-                          tca, self._rise(), own, float(np.hypot(ux, uz)), b_miss)
+                          tca, self._rise(), own, float(np.hypot(ux, uz)), b_miss, self._rise_m())
+
+    def _rise_m(self) -> float:
+        """Top edge's height above the ground (camera height + distance · tan(top pitch)): now vs the
+        second before the last 0.2 s."""
+        t, top, dist = np.asarray(self.t), np.asarray(self.top), np.asarray(self.dist)
+        if t.size < 8 or not (np.isfinite(top).all() and np.isfinite(dist).all()):
+            return 0.0
+        height = self.camera_height_m + dist * np.tan(np.radians(top))
+        before = (t <= t[-1] - 0.2) & (t >= t[-1] - 1.0)
+        if before.sum() < 5:
+            return 0.0
+        lo, hi = np.percentile(height[before], [20, 80])
+        if hi - lo > 0.15:  # it must have been standing still, whole
+            return 0.0
+        return float(np.median(height[-2:]) - np.median(height[before]))
 
     def _rise(self) -> float:
         """Top edge now vs. the second before the last 0.2 s (medians: one bad mask does not count)."""

@@ -101,17 +101,24 @@ def score_walking(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float,
         return 0.0, "none"
     if not np.isfinite(d):  # no ground contact (thrown, airborne): looming is the only cue
         loom_ttc = 1.0 / k.growth_per_s if k.growth_per_s > 1e-3 else np.inf
-        s = ramp(loom_ttc, 1.5, 0.7) * ramp(blob.height_deg, 3.0, 8.0) * ramp(abs(bearing_deg), 150.0, 120.0)
+        s = ramp(loom_ttc, 1.5, 0.7) * ramp(blob.height_deg, 3.0, 8.0)
         return (s, "approach") if s > 0.0 else (0.0, "none")
     if k.own_speed_mps < STATIC_MPS:
-        return 0.0, "none"
-    approach = 0.0
-    if k.samples >= 6 and k.tca_s is not None and k.own_speed_mps < 12.0:
+        # Standing still in the world is no threat while the wearer walks — unless it raises an arm
+        # over its head (the wind-up of a throw, a fist): measured as the top edge's height above the
+        # ground, which walking towards someone does not change.
+        gesture = ramp(k.rise_m, 0.2, 0.35) * ramp(d, 7.0, 6.0) if k.samples >= 8 else 0.0
+        return (gesture, "gesture") if gesture > 0.0 else (0.0, "none")
+    approach = crossing = 0.0
+    if k.samples >= 6 and k.tca_s is not None and k.own_speed_mps < 20.0:
         miss = max(k.miss_m, k.bearing_miss_m) if np.isfinite(k.bearing_miss_m) else k.miss_m
         approach = (ramp(miss, 1.5, 0.9) * ramp(k.tca_s, 3.5, 2.5) * ramp(d, 10.0, 8.0)
                     * ramp(k.own_speed_mps, 0.9, 1.4) * ramp(k.approach_mps, 0.8, 1.3))
+        # A vehicle (or anything fast) crossing the wearer's path a few metres ahead, soon.
+        crossing = (ramp(miss, 4.5, 3.5) * ramp(k.tca_s, 3.5, 2.5) * ramp(d, 16.0, 13.0)
+                    * ramp(k.own_speed_mps, 3.0, 4.0))
     close = ramp(d, 1.4, 0.8) * ramp(k.own_speed_mps, STATIC_MPS, 1.0)
-    scores = {"close": close, "approach": approach}
+    scores = {"close": close, "approach": approach, "crossing": crossing}
     cue = max(scores, key=scores.__getitem__)
     return (scores[cue], cue) if scores[cue] > 0.0 else (0.0, "none")
 
@@ -119,8 +126,9 @@ def score_walking(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float,
 class CueTracker:
     """Associates blobs frame to frame by world yaw so each mover gets a short motion history."""
 
-    def __init__(self, max_gap_s: float = 0.6) -> None:
+    def __init__(self, max_gap_s: float = 0.6, camera_height_m: float = 1.6) -> None:
         self.max_gap_s = max_gap_s
+        self.camera_height_m = camera_height_m
         self._tracks: dict[int, tuple[History, float, float]] = {}  # id → (history, world yaw, last t)
         self._next = 0
 
@@ -137,7 +145,7 @@ class CueTracker:
                 best = min(free, key=lambda i: abs(wrap_deg(world - free[i][1])), default=None)
             if best is None or abs(wrap_deg(world - free[best][1])) > gate:
                 best, self._next = self._next, self._next + 1
-                hist = History()
+                hist = History(camera_height_m=self.camera_height_m)
             else:
                 hist = free.pop(best)[0]
             hist.push(t, world, blob.distance_m, blob.height_deg, blob.top_pitch_deg, mf.wearer_xz)
@@ -177,7 +185,7 @@ class MotionTrigger:
         self.mounting = mounting or Mounting()
         self.motion = motion or MotionAnalyzer(cfg.work_width, cfg.fg_threshold, cfg.camera_height_m)
         self.states = EventStateMachine(cfg.on_threshold, cfg.off_threshold, cfg.min_on_frames, cfg.min_off_frames)
-        self._cues = CueTracker()
+        self._cues = CueTracker(camera_height_m=self.motion.camera_height_m)
         self.last_cues: tuple[Cue, ...] = ()
         self._warm_frames = 0
         self._held: dict[int, tuple[float, float]] = {}  # cue track → (gesture score, held until video t)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ego360.core.config import Config
-from ego360.core.geometry import Mounting
+from ego360.core.geometry import DEFAULT_CAMERA_HEIGHT_M, Mounting
 from ego360.core.packets import SourceInfo
 from ego360.runtime.pipeline import OverflowPolicy, Runner
 from ego360.runtime.services.annotated_video import AnnotatedVideo
@@ -67,6 +67,7 @@ def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Pat
     from ego360.models.registry import check_backends, create_captioner, create_tracker, create_trigger
 
     check_backends(cfg.tracker, cfg.captioner, cfg.trigger)
+    cfg = with_camera_height(cfg, mounting)
     events = EventLog(out_dir / "events.jsonl", write_tracks=cfg.output.tracks)
     video = AnnotatedVideo(out_dir / "annotated.mp4", info.fps / cfg.runner.process_every) \
         if cfg.output.annotated_video else None
@@ -92,6 +93,14 @@ def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Pat
         (output, policy if live else OverflowPolicy.BLOCK),
     ]
     return stages, events, video, alert_stage, output
+
+
+def with_camera_height(cfg: Config, mounting: Mounting) -> Config:
+    """The camera height every distance uses: `trigger.camera_height_m` when set away from its
+    default, else the mounting calibration's `height_m` (`ego360 calibrate --height-m`)."""
+    if cfg.trigger.camera_height_m != DEFAULT_CAMERA_HEIGHT_M or mounting.height_m == cfg.trigger.camera_height_m:
+        return cfg
+    return dataclasses.replace(cfg, trigger=dataclasses.replace(cfg.trigger, camera_height_m=mounting.height_m))
 
 
 def make_speaker(cfg: Config, wav_path: Path | None) -> Speaker:
