@@ -221,3 +221,31 @@ def test_structures_in_anyones_way_are_cleared():
     through, beside, on_path = wall(-4.5, 10.5, 4.0), wall(-4.5, 20.0, 4.0), pole(0.1, 5.0)
     kept = clear_paths(Setup([crosser], [], walk, [through, beside, on_path]), 10.0)
     assert kept == [beside]
+
+
+def test_gt_json_carries_pose_and_camera_height_and_old_files_still_load(tmp_path):
+    import json
+
+    from ego360.tools.scenario import load_gt, render_scenario
+
+    kw = dict(seed=4, width=128, height=64, fps=10.0, duration_s=1.2)
+    out = render_scenario("walk_street", tmp_path / "walk", progress=False, **kw)
+    gt = load_gt(out)
+    scene = build_scene("walk_street", **kw)
+    assert gt.camera_height_m == pytest.approx(1.6)
+    assert len(gt.frames) == 12 and all(f.wearer is not None for f in gt.frames)
+    for f in gt.frames:
+        p = scene.pose(f.frame)
+        w = f.wearer
+        got = (w.x_m, w.z_m, w.heading_deg, w.height_m)
+        assert got == pytest.approx((p.x, p.z, p.heading_deg, p.height_m), abs=1e-3)
+        assert (w.pitch_deg, w.roll_deg, w.speed_mps) == pytest.approx((p.pitch_deg, p.roll_deg, p.speed), abs=1e-3)
+    assert gt.frames[-1].wearer.z_m > gt.frames[0].wearer.z_m + 1.0  # it walked
+    table = load_gt(render_scenario("table_people", tmp_path / "table", progress=False, **kw))
+    assert table.camera_height_m == pytest.approx(0.8) and table.frames[3].wearer.height_m == pytest.approx(0.8)
+    # a standing scene writes neither field, and a file without them loads with None
+    old = render_scenario("stealing", tmp_path / "old", progress=False, **kw)
+    data = json.loads((old / "gt.json").read_text())
+    assert "camera_height_m" not in data and all("wearer" not in f for f in data["frames"])
+    legacy = load_gt(old)
+    assert legacy.camera_height_m is None and legacy.frames[0].wearer is None

@@ -5,11 +5,11 @@ Public API: `list_scenarios`, `build_scene`, `render_scenario`, `load_gt`, `Scen
 """
 
 from ego360.tools.scenario.clip import render_scenario
-from ego360.tools.scenario.gt import EntityFrameGT, GroundTruth, GTEntity, GTEvent, GTFrame, load_gt
+from ego360.tools.scenario.gt import EntityFrameGT, GroundTruth, GTEntity, GTEvent, GTFrame, WearerPoseGT, load_gt
 from ego360.tools.scenario.library import ScenarioInfo, build_scene, list_scenarios
 from ego360.tools.scenario.render import Scene
 
 __all__ = [
     "EntityFrameGT", "GTEntity", "GTEvent", "GTFrame", "GroundTruth", "ScenarioInfo", "Scene", "build_scene",
-    "list_scenarios", "load_gt", "render_scenario",
+    "WearerPoseGT", "list_scenarios", "load_gt", "render_scenario",
 ]

@@ -79,7 +79,7 @@ def render_scenario(name: str, out_dir: str | Path, *, progress: bool = True, **
         try:
             for i in _progress(range(scene.num_frames), f"rendering {name}", progress):
                 image, records = scene.render_frame(i)
-                frames.append(GTFrame(i, tuple(records)))
+                frames.append(GTFrame(i, tuple(records), scene.pose_gt(i)))
                 _encode(container, stream, image)
             _encode(container, stream, None)
         finally:

@@ -108,9 +108,27 @@ class EntityFrameGT:
 
 
 @dataclass(frozen=True)
+class WearerPoseGT:
+    """The camera's pose on one frame of a scene with depth (walking wearer or table camera), so an
+    ego-motion estimate can be scored: world ground position (m; x right, z ahead of the wearer at
+    t=0), body heading (deg, + right), camera height above the ground (m), head pitch/roll (deg; pitch
+    + up, roll + right ear down) and walking speed (m/s). Entity bearings stay wearer-relative and
+    level: yaw from the camera centre relative to the body heading, without the head bob."""
+
+    x_m: float
+    z_m: float
+    heading_deg: float
+    height_m: float
+    pitch_deg: float
+    roll_deg: float
+    speed_mps: float
+
+
+@dataclass(frozen=True)
 class GTFrame:
     frame: int
     entities: tuple[EntityFrameGT, ...]
+    wearer: WearerPoseGT | None = None  # only in clips rendered with a pose (optional in gt.json)
 
 
 @dataclass(frozen=True)
@@ -131,6 +149,7 @@ class GroundTruth:
     frames: tuple[GTFrame, ...] = ()
     clip: str = "clip.mp4"
     format: str = GT_FORMAT
+    camera_height_m: float | None = None  # written for scenes with depth; None in older files (1.6 m)
 
     def entity(self, entity_id: int) -> GTEntity:
         for ent in self.entities:
@@ -173,8 +192,25 @@ class GroundTruth:
                 {"id": e.id, "kind": e.kind, "role": e.role, "appearance": e.appearance, "motion": e.motion}
                 for e in self.entities
             ],
-            "frames": [{"frame": f.frame, "entities": [_rec_to_dict(r) for r in f.entities]} for f in self.frames],
-        }
+            "frames": [_frame_to_dict(f) for f in self.frames],
+        } | ({} if self.camera_height_m is None else {"camera_height_m": self.camera_height_m})
+
+
+def _frame_to_dict(f: GTFrame) -> dict[str, Any]:
+    out: dict[str, Any] = {"frame": f.frame, "entities": [_rec_to_dict(r) for r in f.entities]}
+    if f.wearer is not None:
+        w = f.wearer
+        out["wearer"] = {"x_m": round(w.x_m, 4), "z_m": round(w.z_m, 4), "heading_deg": round(w.heading_deg, 4),
+                         "height_m": round(w.height_m, 4), "pitch_deg": round(w.pitch_deg, 4),
+                         "roll_deg": round(w.roll_deg, 4), "speed_mps": round(w.speed_mps, 4)}
+    return out
+
+
+def _wearer_from_dict(w: dict[str, Any] | None) -> WearerPoseGT | None:
+    if w is None:
+        return None
+    return WearerPoseGT(float(w["x_m"]), float(w["z_m"]), float(w["heading_deg"]), float(w["height_m"]),
+                        float(w["pitch_deg"]), float(w["roll_deg"]), float(w.get("speed_mps", 0.0)))
 
 
 def _event_to_dict(e: GTEvent) -> dict[str, Any]:
@@ -210,7 +246,7 @@ def gt_from_dict(data: dict[str, Any], origin: str = "<dict>") -> GroundTruth:
                 EntityFrameGT(int(r["id"]), {"size": list(r["rle"]["size"]), "counts": r["rle"]["counts"]},
                               tuple(int(v) for v in r["box"]), float(r["bearing_deg"]), float(r["pitch_deg"]),
                               float(r["distance_m"]), int(r["visible_px"]))
-                for r in f["entities"]))
+                for r in f["entities"]), _wearer_from_dict(f.get("wearer")))
             for f in data["frames"]
         )
         return GroundTruth(
@@ -218,6 +254,7 @@ def gt_from_dict(data: dict[str, Any], origin: str = "<dict>") -> GroundTruth:
             height=int(data["height"]), num_frames=int(data["num_frames"]), seed=int(data["seed"]),
             yaw_offset_deg=float(data["yaw_offset_deg"]), ego_yaw_rate_dps=float(data["ego_yaw_rate_dps"]),
             events=events, entities=entities, frames=frames, clip=str(data.get("clip", "clip.mp4")),
+            camera_height_m=None if data.get("camera_height_m") is None else float(data["camera_height_m"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{origin}: malformed ground truth ({type(exc).__name__}: {exc}); re-render the clip") from exc

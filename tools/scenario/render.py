@@ -20,6 +20,7 @@ from ego360.tools.scenario.gt import (
     GroundTruth,
     GTEntity,
     GTEvent,
+    WearerPoseGT,
     direction_of,
     encode_rle_columns,
     wrap_deg,
@@ -82,6 +83,19 @@ class Scene:
                            p.roll_deg, p.speed)
         return p
 
+    @property
+    def has_depth(self) -> bool:
+        """A scene with a walking wearer, a ground plane or a non-standard camera height: its gt.json
+        carries the camera height and a per-frame pose (older standing scenes stay as they were)."""
+        return self.wearer is not None or self.ground is not None or self.camera_height != HEAD_HEIGHT
+
+    def pose_gt(self, frame: int) -> WearerPoseGT | None:
+        """The frame's pose record for gt.json (None for the original standing scenes)."""
+        if not self.has_depth:
+            return None
+        p = self.pose(frame)
+        return WearerPoseGT(p.x, p.z, p.heading_deg, p.height_m, p.pitch_deg, p.roll_deg, p.speed)
+
     def wearer_yaw(self, frame: int) -> float:
         """Wearer's heading in the world (deg) at a frame; the world turns the other way on screen."""
         return self.pose(frame).heading_deg
@@ -122,7 +136,8 @@ class Scene:
         entities = tuple(GTEntity(e.id, e.kind, e.role, e.appearance, e.motion) for e in self.entities)
         return GroundTruth(scenario=self.name, cls=self.cls, fps=self.fps, width=self.width, height=self.height,
                            num_frames=self.num_frames, seed=self.seed, yaw_offset_deg=self.yaw_offset_deg,
-                           ego_yaw_rate_dps=self.ego_yaw_rate_dps, events=tuple(events), entities=entities)
+                           ego_yaw_rate_dps=self.ego_yaw_rate_dps, events=tuple(events), entities=entities,
+                           camera_height_m=self.camera_height if self.has_depth else None)
 
     # -- rendering ------------------------------------------------------------------------------
     def render_frame(self, frame: int) -> tuple[np.ndarray, list[EntityFrameGT]]:

@@ -53,7 +53,7 @@ class ScenarioSource:
                     time.sleep(delay)
             image, records = self.scene.render_frame(i)
             if i == len(self._frames):
-                self._frames.append(GTFrame(i, tuple(records)))
+                self._frames.append(GTFrame(i, tuple(records), self.scene.pose_gt(i)))
             yield FramePacket(frame_index=i, video_t=i / self.scene.fps, capture_ns=time.monotonic_ns(), image=image)
 
     def close(self) -> None:
