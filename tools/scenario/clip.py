@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 CODECS = ("libx264", "mpeg4")  # preferred first; mpeg4 is in every FFmpeg build
 
 
-def _open_writer(path: Path, width: int, height: int, fps: float):
+def open_writer(path: Path, width: int, height: int, fps: float):
     """PyAV H.264 (libx264, yuv420p, crf 18); MPEG-4 part 2 where libx264 is not built in."""
     from fractions import Fraction
 
@@ -49,7 +49,7 @@ def _open_writer(path: Path, width: int, height: int, fps: float):
     return container, stream
 
 
-def _encode(container, stream, image: np.ndarray | None) -> None:
+def encode_frame(container, stream, image: np.ndarray | None) -> None:
     import av
 
     if image is None:
@@ -75,13 +75,13 @@ def render_scenario(name: str, out_dir: str | Path, *, progress: bool = True, **
     frames: list[GTFrame] = []
     started = time.perf_counter()
     try:
-        container, stream = _open_writer(tmp_clip, scene.width, scene.height, scene.fps)
+        container, stream = open_writer(tmp_clip, scene.width, scene.height, scene.fps)
         try:
             for i in _progress(range(scene.num_frames), f"rendering {name}", progress):
                 image, records = scene.render_frame(i)
                 frames.append(GTFrame(i, tuple(records), scene.pose_gt(i)))
-                _encode(container, stream, image)
-            _encode(container, stream, None)
+                encode_frame(container, stream, image)
+            encode_frame(container, stream, None)
         finally:
             container.close()
         gt = scene.gt_header().with_frames(tuple(frames))

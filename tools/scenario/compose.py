@@ -138,7 +138,7 @@ def compose(video: str | Path, out_dir: str | Path, *, yaw: float, fov: float, p
     """Write `out_dir/clip.mp4` + `out_dir/compose.json`; both appear only when the whole clip is done."""
     import av
 
-    from ego360.tools.scenario.clip import _encode, _open_writer
+    from ego360.tools.scenario.clip import encode_frame, open_writer
 
     check_placement(float(yaw), float(fov), float(pitch))
     W, H = int(width), int(width) // 2
@@ -164,15 +164,15 @@ def compose(video: str | Path, out_dir: str | Path, *, yaw: float, fov: float, p
         # a failed run must not even leave the parent folders behind
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp", dir=out.parent if out.parent.is_dir() else None))
         try:
-            writer, wstream = _open_writer(tmp / "clip.mp4", W, H, fps)
+            writer, wstream = open_writer(tmp / "clip.mp4", W, H, fps)
             n = 0
             try:
                 for frame in container.decode(video=0):
-                    _encode(writer, wstream, placer.place(frame.to_ndarray(format="rgb24"), pano))
+                    encode_frame(writer, wstream, placer.place(frame.to_ndarray(format="rgb24"), pano))
                     n += 1
                     if limit is not None and n >= limit:
                         break
-                _encode(writer, wstream, None)
+                encode_frame(writer, wstream, None)
             except av.error.FFmpegError as exc:
                 raise InputError(f"--video {video}: decoding failed at frame {n} ({exc}); is the file complete?") \
                     from exc
