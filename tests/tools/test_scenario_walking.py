@@ -174,6 +174,10 @@ def test_walking_scenarios_walk_and_vary_by_seed(name):
     for ev in gt.events:
         assert ev.start_frame >= 1.5 * a.fps
         assert ev.perpetrator in {r.id for r in a.render_frame(ev.start_frame)[1]}
+    errors = [abs(wrap_deg(mask_centroid_yawpitch(r.mask())[0] - r.bearing_deg))
+              for f in range(0, a.num_frames, 60) for r in a.render_frame(f)[1]
+              if r.distance_m > 1.5 and r.visible_px > 60]
+    assert errors and max(errors) < 3.0  # truth bearings (3-D centres) sit on the rendered masks
 
 
 @pytest.mark.parametrize("seed", [0, 3, 11])
