@@ -254,3 +254,13 @@ def test_gt_json_carries_pose_and_camera_height_and_old_files_still_load(tmp_pat
     assert "camera_height_m" not in data and all("wearer" not in f for f in data["frames"])
     legacy = load_gt(old)
     assert legacy.camera_height_m is None and legacy.frames[0].wearer is None
+
+
+def test_cli_list_shows_the_walking_scenarios(capsys):
+    from ego360.tools.cli import main
+
+    assert main(["scenario", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name, cls in NEW.items():
+        line = next((ln for ln in out.splitlines() if f" {name} " in ln), "")
+        assert cls in line, f"{name} missing or without its class in --list"

@@ -1,4 +1,5 @@
-"""The scenario library: one short clip per VIEW360+ class plus normal scenes.
+"""The scenario library: one short clip per VIEW360+ class plus normal scenes, for a standing wearer
+(defined here) and for a walking wearer / table camera in a world with depth (walking.py).
 
 Every event starts after ≥1.5 s of normal scene (a trigger needs a baseline) and its onset is the
 moment the anomalous motion starts. Bearings differ per class (front, behind, left, right) and the
