@@ -114,26 +114,32 @@ def _beside(walk: Walk, t: float, right: float, ahead: float) -> tuple[float, fl
             float(p[1] - right * math.sin(a) + ahead * math.cos(a)))
 
 
-def _street(rng: np.random.Generator, seed_ground: int, *, poles_x: float = 3.2, near: bool = False) -> list[Structure]:
-    """Facades on the left, poles along the kerb, a few parked cars, a bench and a bin."""
+def road_side(rng: np.random.Generator) -> float:
+    """+1: road on the wearer's right (as in the panorama), −1 (3 seeds in 10): a mirrored street.
+    Drawn from a spawned stream, so every other draw of the seed is what it was before mirroring."""
+    return 1.0 if rng.spawn(1)[0].uniform() < 0.7 else -1.0
+
+
+def _world(rng: np.random.Generator, side: float, *, near: bool = False) -> tuple[list[Structure], Ground]:
+    """Facades on the far side from the road, poles along the kerb, a few parked cars, a bench and a bin."""
     out: list[Structure] = []
     z = -12.0
     while z < 45.0:
         length = float(rng.uniform(4.0, 7.0))
         if rng.uniform() > 0.15:
             colour = WALL_COLOURS[int(rng.integers(len(WALL_COLOURS)))]
-            out.append(wall(float(-4.6 + rng.uniform(-0.3, 0.3)), z + length / 2, length, colour=colour))
+            out.append(wall(-side * float(4.6 + rng.uniform(-0.3, 0.3)), z + length / 2, length, colour=colour))
         z += length + float(rng.uniform(0.0, 1.5))
     z = float(rng.uniform(2.0, 6.0))
     while z < 45.0:
-        out.append(pole(poles_x + float(rng.uniform(-0.1, 0.1)), z))
+        out.append(pole(side * float(3.2 + rng.uniform(-0.1, 0.1)), z))
         z += float(rng.uniform(6.0, 11.0))
     for z in rng.uniform(-5.0, 40.0, size=int(rng.integers(2, 4))):
-        out.append(parked_car(4.8, float(z), colour=_colours(rng, 1)[0]))
+        out.append(parked_car(side * 4.8, float(z), colour=_colours(rng, 1)[0]))
     if not near:
-        out.append(bench(-3.9, float(rng.uniform(6.0, 14.0)), heading=0.0))
-        out.append(bin_(-3.8, float(rng.uniform(16.0, 24.0)), colour=_colours(rng, 1)[0]))
-    return out
+        out.append(bench(-side * 3.9, float(rng.uniform(6.0, 14.0)), heading=0.0))
+        out.append(bin_(-side * 3.8, float(rng.uniform(16.0, 24.0)), colour=_colours(rng, 1)[0]))
+    return out, Ground(road_side=int(side))
 
 
 def _passersby(rng: np.random.Generator, walk: Walk, first_id: int, count: int, lateral=(2.0, 3.0)) -> list[Person]:
@@ -166,7 +172,7 @@ def walk_street(rng: np.random.Generator) -> Setup:
     turn = float(rng.choice([-1.0, 1.0]) * rng.uniform(4.0, 8.0))
     walk = _walk(rng, [Leg(t_stop, v), Leg(1.0, 0.0), Leg(1.5, v, turn), Leg(1.5, v, -turn), Leg(_LONG, v)])
     people = _passersby(rng, walk, 1, 4) + [_crossing_far(rng, walk, 5)]
-    return Setup(people, [], walk, _street(rng, 0), Ground())
+    return Setup(people, [], walk, *_world(rng, road_side(rng)))
 
 
 def walk_crowd(rng: np.random.Generator) -> Setup:
@@ -174,7 +180,7 @@ def walk_crowd(rng: np.random.Generator) -> Setup:
     walk = _walk(rng, _wander(rng, v, stop=rng.uniform() < 0.5), speed=v)
     n = int(rng.integers(8, 12))
     people = _passersby(rng, walk, 1, n, lateral=(1.5, 3.2)) + [_crossing_far(rng, walk, n + 1)]
-    return Setup(people, [], walk, _street(rng, 0), Ground())
+    return Setup(people, [], walk, *_world(rng, road_side(rng)))
 
 
 def walk_past_poles(rng: np.random.Generator) -> Setup:
@@ -196,8 +202,9 @@ def walk_past_poles(rng: np.random.Generator) -> Setup:
         else:
             things.append(parked_car(*_beside(walk, t, side * (gap + 0.9), 1.5), colour=_colours(rng, 1)[0]))
         z += float(rng.uniform(2.0, 4.0))
+    street, ground = _world(rng, road_side(rng), near=True)
     return Setup([_crossing_far(rng, walk, 1), _passersby(rng, walk, 2, 1, lateral=(3.0, 3.5))[0]], [], walk,
-                 things + _street(rng, 0, near=True), Ground())
+                 things + street, ground)
 
 
 def walk_collide(rng: np.random.Generator) -> Setup:
@@ -222,7 +229,8 @@ def walk_collide(rng: np.random.Generator) -> Setup:
                      role="perpetrator", motion="runs at you from the front right and bumps into you",
                      face=tuple(walk.position(t_c)), face_from=t_c)
     people = [runner] + _passersby(rng, walk, 2, 2, lateral=(2.5, 3.0))
-    return Setup(people, [EventSpec("Collide", ONSET_S, t_c + 0.5, 1, t_contact=t_c)], walk, _street(rng, 0), Ground())
+    event = EventSpec("Collide", ONSET_S, t_c + 0.5, 1, t_contact=t_c)
+    return Setup(people, [event], walk, *_world(rng, road_side(rng)))
 
 
 def walk_traffic(rng: np.random.Generator) -> Setup:
@@ -234,11 +242,13 @@ def walk_traffic(rng: np.random.Generator) -> Setup:
     wz = float(walk.position(t_cross)[1]) + ahead
     cycle = rng.uniform() < 0.4
     speed = float(rng.uniform(4.0, 6.0) if cycle else rng.uniform(5.0, 8.0))
-    sign = 1.0 if rng.uniform() < 0.5 else -1.0  # +1: from the right, going left
+    side = road_side(rng)
+    from_road = rng.uniform() < 0.5
+    sign = side if from_road else -side  # +1: from the right, going left
     x_at = float(walk.position(t_cross)[0])
-    # from the road side it matters (and is seen) 20 m out; from the left it comes out of a side
-    # street between the facades (~4.6 m out) and is hidden until then
-    t_on = t_cross - (20.0 if sign > 0 else 5.5) / speed
+    # from the road side it matters (and is seen) 20 m out; from the other side it comes out of a
+    # side street between the facades (~4.6 m out) and is hidden until then
+    t_on = t_cross - (20.0 if from_road else 5.5) / speed
     path = Path2D.of([(t_cross - 80.0 / speed, x_at + sign * 80.0, wz), (t_cross + 80.0 / speed, x_at - sign * 80.0,
                                                                           wz)])
     if cycle:
@@ -250,8 +260,7 @@ def walk_traffic(rng: np.random.Generator) -> Setup:
                       motion=f"drives across your path {ahead:.0f} m ahead")
     onset = max(t_on, 1.5)
     people = _passersby(rng, walk, 2, 2)
-    return Setup([car] + people, [EventSpec("Traffic", onset, t_cross + 12.0 / speed, 1)], walk, _street(rng, 0),
-                 Ground())
+    return Setup([car] + people, [EventSpec("Traffic", onset, t_cross + 12.0 / speed, 1)], walk, *_world(rng, side))
 
 
 def walk_throw(rng: np.random.Generator) -> Setup:
@@ -272,7 +281,7 @@ def walk_throw(rng: np.random.Generator) -> Setup:
     ball = Thrown(2, thrower, side=1, t_grab=ONSET_S, t_release=t_rel, target=target, flight_s=flight,
                   colour=_colours(rng, 1)[0], rest=(head[0] - 0.8 * to[0], head[1] - 0.8 * to[1]))
     event = EventSpec("Throw", ONSET_S, t_rel + flight + 0.8, 1, t_contact=t_rel + flight)
-    return Setup([thrower, ball] + _passersby(rng, walk, 3, 2), [event], walk, _street(rng, 0), Ground())
+    return Setup([thrower, ball] + _passersby(rng, walk, 3, 2), [event], walk, *_world(rng, road_side(rng)))
 
 
 def walk_steal(rng: np.random.Generator) -> Setup:
@@ -287,7 +296,7 @@ def walk_steal(rng: np.random.Generator) -> Setup:
     thief = _walker(rng, 1, keys, role="perpetrator", motion="comes up behind you and reaches at your bag",
                     actions=(Action("reach", t_reach, t_reach + 1.3, side=int(-side)),))
     event = EventSpec("Stealing", ONSET_S, t_reach + 1.6, 1, t_contact=t_reach)
-    return Setup([thief] + _passersby(rng, walk, 2, 2), [event], walk, _street(rng, 0), Ground())
+    return Setup([thief] + _passersby(rng, walk, 2, 2), [event], walk, *_world(rng, road_side(rng)))
 
 
 def walk_threaten(rng: np.random.Generator) -> Setup:
@@ -304,7 +313,7 @@ def walk_threaten(rng: np.random.Generator) -> Setup:
                    motion="steps into your path and raises a fist", face=(float(stop[0]), float(stop[1])),
                    face_from=t_block, actions=(Action("raise", t_block + 0.4, t_block + 2.6, side=1),))
     return Setup([perp] + _passersby(rng, walk, 2, 2), [EventSpec("Threaten", ONSET_S, t_block + 2.6, 1)], walk,
-                 _street(rng, 0), Ground())
+                 *_world(rng, road_side(rng)))
 
 
 def table_people(rng: np.random.Generator) -> Setup:

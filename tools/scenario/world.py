@@ -29,6 +29,7 @@ class Ground:
     gives way to the road (world x, m; the road runs along world z), `road_width`: its width."""
 
     seed: int = 0
+    road_side: int = 1  # −1: the whole layout mirrored (road on the left, kerb at −kerb_x)
     kerb_x: float = 3.5
     road_width: float = 7.0
     shadows: bool = True
@@ -82,6 +83,9 @@ def ground_mips(ground: Ground) -> tuple[np.ndarray, ...]:
             dz = np.abs(np.mod(zs - z0 + span / 2, span) - span / 2)
             shadow = np.maximum(shadow, np.clip((w / 2 - dz) / 0.3, 0, 1))
         img *= (1.0 - 0.35 * shadow)[:, None, None]
+    if ground.road_side < 0:  # mirror x about 0: column i shows what column k − i showed (x_i → −x_i)
+        k = round(-2 * TEX_X0 / TEXEL_M) - 1
+        img = img[:, np.mod(k - np.arange(n), n)]
     levels = [np.clip(img, 0, 255).astype(np.uint8)]
     while levels[-1].shape[0] > 32:
         s = levels[-1].shape[0] // 2
