@@ -264,3 +264,16 @@ def test_cli_list_shows_the_walking_scenarios(capsys):
     for name, cls in NEW.items():
         line = next((ln for ln in out.splitlines() if f" {name} " in ln), "")
         assert cls in line, f"{name} missing or without its class in --list"
+
+
+def test_mirrored_street_puts_the_road_on_the_left():
+    from ego360.tools.scenario.world import TEX_N, TEX_X0, TEXEL_M, ground_mips
+
+    def brightness(ground: Ground, x: float) -> float:
+        col = int((x - TEX_X0) / TEXEL_M) % TEX_N
+        return float(ground_mips(ground)[0][:, col].mean())
+
+    right, left = Ground(seed=5, shadows=False), Ground(seed=5, shadows=False, road_side=-1)
+    assert brightness(right, 6.0) < 100 < brightness(right, -6.0)  # asphalt right of the kerb, paving left
+    assert brightness(left, -6.0) < 100 < brightness(left, 6.0)
+    assert brightness(left, -6.0) == pytest.approx(brightness(right, 6.0), abs=3.0)
