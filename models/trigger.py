@@ -107,17 +107,21 @@ def score_walking(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float,
         # Standing still in the world is no threat while the wearer walks — unless it raises an arm
         # over its head (the wind-up of a throw, a fist): measured as the top edge's height above the
         # ground, which walking towards someone does not change.
-        gesture = ramp(k.rise_m, 0.2, 0.35) * ramp(d, 7.0, 6.0) if k.samples >= 8 else 0.0
+        gesture = ramp(k.rise_m, 0.3, 0.45) * ramp(d, 6.0, 5.0) if k.samples >= 10 else 0.0
         return (gesture, "gesture") if gesture > 0.0 else (0.0, "none")
     approach = crossing = 0.0
-    if k.samples >= 6 and k.tca_s is not None and k.own_speed_mps < 20.0:
+    # A mover's mask must stand on the ground and reach a person's or a vehicle's height: a fragment
+    # (a head, a wheel, a rim of a wall) has its foot point, hence its distance and speed, wrong.
+    whole = 0.9 < k.top_m < 2.6
+    if whole and k.samples >= 6 and k.tca_s is not None and k.own_speed_mps < 20.0:
         miss = max(k.miss_m, k.bearing_miss_m) if np.isfinite(k.bearing_miss_m) else k.miss_m
         approach = (ramp(miss, 1.5, 0.9) * ramp(k.tca_s, 3.5, 2.5) * ramp(d, 10.0, 8.0)
                     * ramp(k.own_speed_mps, 0.9, 1.4) * ramp(k.approach_mps, 0.8, 1.3))
         # A vehicle (or anything fast) crossing the wearer's path a few metres ahead, soon.
+        width_m = d * np.radians(blob.width_deg)  # side-on vehicles and bicycles are wide, runners are not
         crossing = (ramp(miss, 4.5, 3.5) * ramp(k.tca_s, 3.5, 2.5) * ramp(d, 16.0, 13.0)
-                    * ramp(k.own_speed_mps, 3.0, 4.0))
-    close = ramp(d, 1.4, 0.8) * ramp(k.own_speed_mps, STATIC_MPS, 1.0)
+                    * ramp(k.own_speed_mps, 3.0, 4.0) * ramp(width_m, 1.0, 1.4))
+    close = ramp(d, 1.4, 0.8) * ramp(k.own_speed_mps, STATIC_MPS, 1.0) if whole else 0.0
     scores = {"close": close, "approach": approach, "crossing": crossing}
     cue = max(scores, key=scores.__getitem__)
     return (scores[cue], cue) if scores[cue] > 0.0 else (0.0, "none")

@@ -149,6 +149,17 @@ def test_modules_stay_under_400_lines():
     assert long_modules(ROOT) == []
 
 
+def test_every_package_is_installed():
+    """The wheel lists its packages by hand (the folders map onto `ego360.*`): a new folder must be
+    added to `[tool.setuptools] packages` in pyproject.toml, or it is missing from an install."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"ego360"} | {".".join(["ego360", *p.parent.relative_to(ROOT).parts])
+                          for layer in LAYERS for p in (ROOT / layer).rglob("__init__.py")}
+    assert sorted(found - listed) == []
+
+
 def test_nothing_imports_the_old_top_level_names():
     """`runtime`, `models`, … are only ever imported as `ego360.runtime`, `ego360.models`, …"""
     bad = []

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         print(_describe(path, load_mounting(path)))
         return 0
     if args.auto:
-        from ego360.tools.calibration_auto import auto_calibrate
+        from ego360.tools.autocal import auto_calibrate
 
         return auto_calibrate(args.auto, args.yaw_offset or 0.0, args.out, args.pitch, args.roll)
     if args.yaw_offset is None and args.height_m is None:
