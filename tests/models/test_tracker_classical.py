@@ -9,10 +9,9 @@ from ego360.core.config import Config
 from ego360.core.geometry import wrap_deg
 from ego360.core.interfaces import Tracker
 from ego360.models.tracker_classical import ClassicalTracker
-from tests._motion_utils import Person, SynthScene, circling, iou, linear
 
 
-def _follow(scene: SynthScene, eid: int, start: int = 20, end: int | None = None):
+def _follow(scene, eid: int, start: int = 20, end: int | None = None):
     """Seed the tracker with the GT mask of `eid` at `start`, then track every 2nd frame."""
     trk = ClassicalTracker(Config())
     for i in range(0, start, 2):  # let the background settle first
@@ -35,16 +34,17 @@ def test_implements_the_tracker_interface():
         assert hasattr(Tracker, name)
 
 
-def test_circling_through_the_seam_keeps_one_id_and_the_mask():
+def test_circling_through_the_seam_keeps_one_id_and_the_mask(synth):
     """A person circling the wearer at 2 m crosses the ±180° seam; one id, good masks all the way."""
-    scene = SynthScene(960, [Person(1, (200, 40, 40), circling(2.0, 120.0, 60.0))], num_frames=120)
+    person = synth.Person(1, (200, 40, 40), synth.circling(2.0, 120.0, 60.0))
+    scene = synth.SynthScene(960, [person], num_frames=120)
     trk, out = _follow(scene, 1)
     crossed = False
     for i, tracks, gt, yaw in out:
         assert [t.entity_id for t in tracks] == [1], f"frame {i}"
         t = tracks[0]
         assert t.mask.shape == gt.shape and t.mask.dtype == bool
-        assert iou(t.mask, gt) >= 0.5, f"frame {i}: IoU {iou(t.mask, gt):.2f}"
+        assert synth.iou(t.mask, gt) >= 0.5, f"frame {i}: IoU {synth.iou(t.mask, gt):.2f}"
         assert abs(wrap_deg(t.bearing_deg - yaw)) < 6.0, f"frame {i}: bearing {t.bearing_deg} vs {yaw}"
         crossed |= abs(yaw) > 175.0
         if t.box.x1 > gt.shape[1]:
@@ -53,19 +53,19 @@ def test_circling_through_the_seam_keeps_one_id_and_the_mask():
     assert trk.entity_ids() == [1]
 
 
-def test_walker_tracked_while_the_wearer_turns():
-    scene = SynthScene(960, [Person(1, (40, 60, 200), linear((-40.0, 4.0), (40.0, 3.0), 0.0, 4.0))],
-                       ego_rate_dps=25.0, num_frames=100)
+def test_walker_tracked_while_the_wearer_turns(synth):
+    walker = synth.Person(1, (40, 60, 200), synth.linear((-40.0, 4.0), (40.0, 3.0), 0.0, 4.0))
+    scene = synth.SynthScene(960, [walker], ego_rate_dps=25.0, num_frames=100)
     _trk, out = _follow(scene, 1)
-    scores = [iou(tracks[0].mask, gt) for _i, tracks, gt, _y in out]
+    scores = [synth.iou(tracks[0].mask, gt) for _i, tracks, gt, _y in out]
     assert np.mean(scores) >= 0.6 and min(scores) >= 0.4
 
 
 @pytest.mark.xfail(strict=True, reason="full occlusion of one mover by another: the occluded mask is eaten (open)")
-def test_two_people_crossing_keep_their_ids():
-    a = Person(1, (200, 40, 40), linear((-30.0, 3.0), (30.0, 3.0), 0.0, 3.0))
-    b = Person(2, (40, 160, 60), linear((30.0, 4.0), (-30.0, 4.0), 0.0, 3.0))
-    scene = SynthScene(960, [a, b], num_frames=90)
+def test_two_people_crossing_keep_their_ids(synth):
+    a = synth.Person(1, (200, 40, 40), synth.linear((-30.0, 3.0), (30.0, 3.0), 0.0, 3.0))
+    b = synth.Person(2, (40, 160, 60), synth.linear((30.0, 4.0), (-30.0, 4.0), 0.0, 3.0))
+    scene = synth.SynthScene(960, [a, b], num_frames=90)
     from ego360.core.packets import FramePacket
 
     trk = ClassicalTracker(Config())
@@ -79,13 +79,13 @@ def test_two_people_crossing_keep_their_ids():
         img, masks, _ = scene.render(i)
         tracks = {t.entity_id: t for t in trk.track(FramePacket(i, i / 30, i, img))}
     # after the crossing each id still sits on its own person
-    assert iou(tracks[1].mask, masks[1]) > 0.4 and iou(tracks[2].mask, masks[2]) > 0.4
+    assert synth.iou(tracks[1].mask, masks[1]) > 0.4 and synth.iou(tracks[2].mask, masks[2]) > 0.4
     assert tracks[1].role == "perpetrator"
 
 
-def test_remove_forgets():
+def test_remove_forgets(synth):
     trk = ClassicalTracker(Config())
-    scene = SynthScene(480, [Person(1, (200, 40, 40), circling(2.0, 0.0, 0.0))], num_frames=4)
+    scene = synth.SynthScene(480, [synth.Person(1, (200, 40, 40), synth.circling(2.0, 0.0, 0.0))], num_frames=4)
     img, masks, _ = scene.render(0)
     from ego360.core.packets import FramePacket
 

@@ -15,7 +15,6 @@ from ego360.models.motion import MotionAnalyzer
 from ego360.models.registry import TRIGGERS
 from ego360.models.registry import create_trigger as make_trigger
 from ego360.models.trigger import MotionTrigger
-from tests._motion_utils import SynthScene, approach_scene, passersby_scene
 
 EVENTS = ["stealing", "teasing", "glancing", "collide", "threaten", "throw", "traffic", "stealing_other"]
 NORMAL = ["normal_passersby", "normal_turning"]
@@ -48,9 +47,9 @@ def test_registry_names_and_errors(tmp_path):
     assert isinstance(make_trigger(TriggerConfig()), MotionTrigger)
 
 
-def test_ego_rotation_is_measured_and_cancelled():
+def test_ego_rotation_is_measured_and_cancelled(synth):
     """The wearer turning 25°/s in an empty street: yaw is recovered and nothing moves."""
-    scene = SynthScene(960, [], ego_rate_dps=25.0, num_frames=60)
+    scene = synth.SynthScene(960, [], ego_rate_dps=25.0, num_frames=60)
     ma = MotionAnalyzer()
     for i in range(0, 60, 2):
         mf = ma.analyze(scene.packet(i))
@@ -65,8 +64,8 @@ def _onsets(scene, mounting=None):
             if (r := trig.process(scene.packet(i))).state == "onset"]
 
 
-def test_synthetic_approach_from_behind_triggers_on_time_and_bearing():
-    scene = approach_scene(960, from_yaw=150.0)
+def test_synthetic_approach_from_behind_triggers_on_time_and_bearing(synth):
+    scene = synth.approach_scene(960, from_yaw=150.0)
     onsets = _onsets(scene)
     assert onsets, "no onset for a person walking up from behind"
     frame, bearing = onsets[0]
@@ -74,12 +73,12 @@ def test_synthetic_approach_from_behind_triggers_on_time_and_bearing():
     assert abs(clock_hour(bearing) - clock_hour(150.0)) <= 1
 
 
-def test_synthetic_passersby_while_turning_stay_silent():
-    assert _onsets(passersby_scene(960, ego_rate_dps=25.0)) == []
+def test_synthetic_passersby_while_turning_stay_silent(synth):
+    assert _onsets(synth.passersby_scene(960, ego_rate_dps=25.0)) == []
 
 
-def test_bearing_uses_the_mounting():
-    scene = approach_scene(960, from_yaw=150.0)
+def test_bearing_uses_the_mounting(synth):
+    scene = synth.approach_scene(960, from_yaw=150.0)
     frame, bearing = _onsets(scene, Mounting(yaw_offset_deg=90.0))[0]
     assert abs(((bearing - 60.0) + 180.0) % 360.0 - 180.0) < 20.0
 
@@ -118,9 +117,9 @@ def test_scenario_normal_scene_stays_silent(name):
     assert onsets == []
 
 
-def test_score_is_bounded():
+def test_score_is_bounded(synth):
     trig = MotionTrigger(TriggerConfig())
-    scene = approach_scene(960)
+    scene = synth.approach_scene(960)
     scores = [trig.process(scene.packet(i)).score for i in range(0, scene.num_frames, 4)]
     assert all(0.0 <= s <= 1.0 for s in scores) and max(scores) > 0.5
     assert np.isfinite(scores).all()

@@ -10,11 +10,8 @@ import os
 import numpy as np
 import pytest
 
-from tests import _sam2_utils as U
-
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.filterwarnings("ignore::FutureWarning"),
               pytest.mark.usefixtures("one_thread")]
-one_thread = U.one_thread
 WARMUP = 40  # > 16 frames: pointer window and memory slots are full
 
 
@@ -36,13 +33,12 @@ def _live_tensors() -> int:
     return sum(1 for o in gc.get_objects() if is_tensor(o))
 
 
-def _long_stream(frames: int) -> dict:
-    U.require_sam2()
+def _long_stream(frames: int, random_sam2) -> dict:
     if not os.path.exists(f"/proc/{os.getpid()}/statm"):
         pytest.skip("RSS is read from /proc (Linux)")
     from ego360.models.sam2.streaming import SAM2StreamTracker
 
-    model = U.random_model(size=64)
+    model = random_sam2(size=64)
     tracker = SAM2StreamTracker(model, max_cond_frames=8)
     rng = np.random.default_rng(0)
     imgs = [(rng.random((48, 64, 3)) * 255).astype(np.uint8) for _ in range(4)]
@@ -68,11 +64,11 @@ def _check(run: dict, frames: int, max_rss_growth_mib: float) -> None:
     assert growth < max_rss_growth_mib
 
 
-def test_memory_is_flat_over_120_frames():
-    _check(_long_stream(120), 120, max_rss_growth_mib=8.0)
+def test_memory_is_flat_over_120_frames(random_sam2):
+    _check(_long_stream(120, random_sam2), 120, max_rss_growth_mib=8.0)
 
 
 @pytest.mark.slow
-def test_memory_is_flat_over_2000_frames():
+def test_memory_is_flat_over_2000_frames(random_sam2):
     # a leak of one frame's memory (features, pointer, low-res mask: ~6 KiB per object) would add ~23 MiB
-    _check(_long_stream(2000), 2000, max_rss_growth_mib=8.0)
+    _check(_long_stream(2000, random_sam2), 2000, max_rss_growth_mib=8.0)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ego360.core.errors import ConfigError, ModelError
-from tests import _sam2_utils as U
 
 
-def test_every_named_config_exists_in_the_sam2_package():
-    U.require_sam2()
+def test_every_named_config_exists_in_the_sam2_package(require_sam2):
     from pathlib import Path
 
     import sam2
@@ -33,22 +31,20 @@ def test_unknown_config_and_bad_size_are_config_errors():
     assert "++model.memory_attention.layer.cross_attention.feat_sizes=[16,16]" in size_overrides(256)
 
 
-def test_reduced_size_sets_rope_grid():
-    U.require_sam2()
-    model = U.random_model()
+def test_reduced_size_sets_rope_grid(random_sam2):
+    model = random_sam2()
     layer = model.memory_attention.layers[0]
     assert model.image_size == 256
     assert layer.self_attn.freqs_cis.shape[0] == 16 * 16
     assert layer.cross_attn_image.freqs_cis.shape[0] == 16 * 16
 
 
-def test_checkpoint_round_trip_and_mismatch(tmp_path):
-    U.require_sam2()
+def test_checkpoint_round_trip_and_mismatch(tmp_path, random_sam2):
     import torch
 
     from ego360.models.sam2.build import build_model
 
-    model = U.random_model(size=64)
+    model = random_sam2(size=64)
     good = tmp_path / "good.pt"
     torch.save({"model": model.state_dict()}, good)
     loaded = build_model("sam2.1_hiera_t", good, image_size=64)

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from ego360.core.packets import FramePacket
-from tests import _sam2_utils as U
 
 H, W = 128, 256
 
@@ -63,8 +62,7 @@ def test_mask_round_trips_through_the_follow_view(x0):
     assert tracker.entity_ids() == [] and tracker.track(_frame(2)) == []
 
 
-def test_create_tracker_runs_sam2_torch_end_to_end():
-    U.require_sam2()
+def test_create_tracker_runs_sam2_torch_end_to_end(require_sam2):
     from ego360.core.config import Config, TrackerConfig
     from ego360.core.geometry import Mounting
     from ego360.models.registry import create_tracker
@@ -80,8 +78,7 @@ def test_create_tracker_runs_sam2_torch_end_to_end():
         assert -180 < track.bearing_deg <= 180 and 0.0 <= track.score <= 1.0
 
 
-def test_missing_checkpoint_is_a_model_error():
-    U.require_sam2()
+def test_missing_checkpoint_is_a_model_error(require_sam2):
     from ego360.core.config import Config, TrackerConfig
     from ego360.core.errors import ModelError
     from ego360.core.geometry import Mounting

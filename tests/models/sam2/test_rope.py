@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests import _sam2_utils as U
 
-
-def test_real_rope_equals_complex_rope():
+def test_real_rope_equals_complex_rope(require_sam2):
     torch = pytest.importorskip("torch")
-    U.require_sam2()
     from sam2.modeling.position_encoding import apply_rotary_enc, compute_axial_cis
 
     from ego360.models.sam2.rope import apply_rotary_enc_real, cos_sin
@@ -28,12 +25,11 @@ def test_real_rope_equals_complex_rope():
               f"max |dk|={(k_out - k_ref).abs().max().item():.3g}")
 
 
-def test_memory_attention_with_real_rope_matches_upstream():
+def test_memory_attention_with_real_rope_matches_upstream(random_sam2):
     torch = pytest.importorskip("torch")
-    U.require_sam2()
     from ego360.models.sam2.rope import real_rope
 
-    model = U.random_model()
+    model = random_sam2()
     torch.manual_seed(1)
     curr, pos = torch.randn(256, 1, 256), torch.randn(256, 1, 256)
     mem, mem_pos = torch.randn(256 * 3 + 16, 1, 64), torch.randn(256 * 3 + 16, 1, 64)

@@ -191,13 +191,12 @@ def test_context_view_centres_entities_across_the_seam_with_role_colours():
     assert xs.min() > 80 and xs.max() < 120  # the seam-straddling box is drawn whole, mid-picture
 
 
-def test_follow_view_and_grounding_round_trip_with_perspective_view():
+def test_follow_view_and_grounding_round_trip_with_perspective_view(scene_equirect):
     projection = pytest.importorskip("ego360.core.projection")
     if not hasattr(projection, "PerspectiveView"):
         pytest.skip("ego360.core.projection.PerspectiveView not available yet")
     from ego360.models.vlm.grounding import ViewBox
     from ego360.models.vlm.views import follow_view, render_mask
-    from tests._vlm_utils import scene_equirect
 
     img, mask = scene_equirect("blue", 60.0)
     view = projection.PerspectiveView(60.0, 0.0, 90.0, out_size=(128, 128), equirect_size=(256, 512))
