@@ -153,14 +153,11 @@ def test_views_are_aimed_at_ground_truth_boxes():
     assert D.aims_for_frame(packet, None) == [(0.0, 0.0), (90.0, 0.0), (180.0, 0.0), (-90.0, 0.0)]
 
 
-def test_preprocess_equals_the_tracker():
-    pytest.importorskip("torch")
-    U = pytest.importorskip("tests._sam2_utils")
-    U.require_sam2()
+def test_preprocess_equals_the_tracker(random_sam2):
     from ego360.models.sam2.streaming import SAM2StreamTracker
 
     view = (np.random.default_rng(2).random((48, 40, 3)) * 255).astype(np.uint8)
-    ref = SAM2StreamTracker(U.random_model(size=64)).preprocess(view).numpy()
+    ref = SAM2StreamTracker(random_sam2(size=64)).preprocess(view).numpy()
     np.testing.assert_array_equal(D.preprocess(view, 64), ref)
 
 

@@ -8,14 +8,12 @@ import json
 import pytest
 
 from ego360.core.errors import ConfigError, ModelError
-from tests import _sam2_utils as U
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    U.require_sam2()
+def exported(tmp_path_factory, require_sam2):
     pytest.importorskip("onnxruntime")
     from ego360.export.sam2_export import export_sam2
 

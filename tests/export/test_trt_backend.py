@@ -9,10 +9,7 @@ import copy
 import numpy as np
 import pytest
 
-from tests import _sam2_utils as U
-
 pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.usefixtures("one_thread")]
-one_thread = U.one_thread
 SIZE = 64
 
 
@@ -43,8 +40,7 @@ def _run(tracker, frames, reseed_at=(6, 12, 18)):
     return logits
 
 
-def test_trt_structure_with_ring_equals_pytorch_on_cpu(tmp_path):
-    U.require_sam2()
+def test_trt_structure_with_ring_equals_pytorch_on_cpu(tmp_path, random_sam2):
     pytest.importorskip("onnxruntime")
     from ego360.export.sam2_export import synthetic_frames
     from ego360.export.sam2_onnx import export_graphs
@@ -53,7 +49,7 @@ def test_trt_structure_with_ring_equals_pytorch_on_cpu(tmp_path):
     from ego360.models.sam2.backend_trt import attach_engines
     from ego360.models.sam2.streaming import SAM2StreamTracker
 
-    model = U.random_model(size=SIZE)
+    model = random_sam2(size=SIZE)
     export_graphs(model, SIZE, tmp_path, only=ENGINE_GRAPHS)
     stand_in = attach_engines(copy.deepcopy(model), {g: _ort_runner(tmp_path, g) for g in ENGINE_GRAPHS})
     frames = synthetic_frames(24)
@@ -94,12 +90,12 @@ def _need_trt():
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
     pytest.importorskip("tensorrt")
-    U.require_sam2()
 
 
 @pytest.fixture(scope="module")
-def gpu_build(tmp_path_factory):
+def gpu_build(tmp_path_factory, request):
     _need_trt()
+    request.getfixturevalue("require_sam2")
     from ego360.export.calib_dataset import build_calibration_set
     from ego360.export.sam2_export import export_sam2, synthetic_frames
     from ego360.export.trt_build import build_engines
@@ -124,7 +120,7 @@ def gpu_build(tmp_path_factory):
 
 
 @pytest.mark.gpu
-def test_fp32_engines_track_like_pytorch_cuda(gpu_build):
+def test_fp32_engines_track_like_pytorch_cuda(gpu_build, random_sam2):
     import torch
 
     from ego360.export.sam2_export import synthetic_frames
@@ -133,7 +129,7 @@ def test_fp32_engines_track_like_pytorch_cuda(gpu_build):
     from ego360.models.sam2.streaming import SAM2StreamTracker
 
     _, dirs, _ = gpu_build
-    model = U.random_model(size=GPU_SIZE).to("cuda")
+    model = random_sam2(size=GPU_SIZE).to("cuda")
     tf32 = torch.backends.cudnn.allow_tf32
     torch.backends.cudnn.allow_tf32 = False  # the FP32 engines are built without TF32: compare like with like
     try:

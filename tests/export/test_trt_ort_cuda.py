@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests import _sam2_utils as U
-
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 @pytest.mark.gpu
-def test_every_graph_on_the_cuda_execution_provider(tmp_path):
+def test_every_graph_on_the_cuda_execution_provider(tmp_path, random_sam2):
     torch = pytest.importorskip("torch")
     ort = pytest.importorskip("onnxruntime")
     if not torch.cuda.is_available() or "CUDAExecutionProvider" not in ort.get_available_providers():
         pytest.skip("needs CUDA and onnxruntime-gpu")
-    U.require_sam2()
     from ego360.export.sam2_onnx import export_graphs, verify_graphs
 
-    model = U.random_model(size=128)
+    model = random_sam2(size=128)
     export_graphs(model, 128, tmp_path)
     figures = verify_graphs(model, 128, tmp_path, providers=("CUDAExecutionProvider",))
     for name, (delta, cos) in figures.items():

@@ -8,22 +8,19 @@ import pytest
 
 from ego360.core.errors import ModelError
 from ego360.models.sam2 import names as N
-from tests import _sam2_utils as U
 
 pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.usefixtures("one_thread")]
-one_thread = U.one_thread
 SIZE = 64
 FILLS = [(1, 4), (2, 0), (4, 36), (N.RING_FRAMES, N.RING_POINTERS * N.PTR_TOKENS)]
 
 
 @pytest.fixture(scope="module")
-def graphs(tmp_path_factory):
-    U.require_sam2()
+def graphs(tmp_path_factory, random_sam2):
     pytest.importorskip("onnxruntime")
     from ego360.export.sam2_onnx import export_graphs
 
     out = tmp_path_factory.mktemp("ring")
-    model = U.random_model(size=SIZE)
+    model = random_sam2(size=SIZE)
     export_graphs(model, SIZE, out, only=("memory_attention", "memory_attention_ring"))
     return model, out
 
