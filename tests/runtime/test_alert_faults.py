@@ -102,15 +102,14 @@ def test_source_dying_mid_run_ends_cleanly_with_alerts(tmp_path):
 
 
 @pytest.mark.timeout(180)
-def test_live_stream_killed_mid_run(tmp_path):
+def test_live_stream_killed_mid_run(tmp_path, udp_port):
     """ffmpeg streams a rendered scenario over UDP; killing it mid-run ends the live run cleanly."""
     from ego360.runtime.sources import open_source
     from ego360.tools.cli import main
-    from tests._stream_utils import free_udp_port
 
     clip = tmp_path / "clip"
     assert main(["scenario", "stealing", "--out", str(clip), "--width", "960", "--height", "480"]) == 0
-    url = f"udp://127.0.0.1:{free_udp_port()}"
+    url = f"udp://127.0.0.1:{udp_port}"
     sender = subprocess.Popen(["ffmpeg", "-loglevel", "error", "-re", "-i", str(clip / "clip.mp4"), "-c:v", "mpeg4",
                                "-q:v", "3", "-f", "mpegts", url], stdin=subprocess.DEVNULL)
     try:

@@ -20,11 +20,10 @@ from ego360.core.packets import Alert
 from ego360.runtime.audio.policy import Decision
 from ego360.runtime.audio.sinks import open_sink
 from ego360.runtime.audio.speaker import Speaker
-from tests._audio_server import pulse_server, read_recording  # noqa: F401 - session fixture
 
 SR = 22050
 SPEAK = Decision(True, False, "speak")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def alert_at(bearing: float, text: str = "person at three o'clock") -> Alert:
@@ -57,12 +56,12 @@ def play_and_record(server, tmp_path: Path, bearing: float, tts: TTSConfig) -> t
     finally:
         rec.terminate()
         rec.wait(timeout=10)
-    return read_recording(raw), sp
+    return server.read_recording(raw), sp
 
 
 @pytest.mark.audio
 @pytest.mark.parametrize("bearing,loud", [(90.0, 1), (-90.0, 0)], ids=["3-oclock-right", "9-oclock-left"])
-def test_device_output_is_panned_by_clock(pulse_server, tmp_path: Path, bearing: float, loud: int):  # noqa: F811
+def test_device_output_is_panned_by_clock(pulse_server, tmp_path: Path, bearing: float, loud: int):
     tts = TTSConfig() if tts_available() else TTSConfig(backend="none")
     x, sp = play_and_record(pulse_server, tmp_path, bearing, tts)
     assert len(x) > SR // 2, f"nothing recorded; see {pulse_server.log}"

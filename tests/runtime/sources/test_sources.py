@@ -18,13 +18,12 @@ from ego360.core.packets import FramePacket
 from ego360.runtime.sources import CameraSource, ImageFolderSource, VideoFileSource, check_frame, open_source
 from ego360.runtime.sources.base import Pacer
 from ego360.tools.cli import main
-from tests._stream_utils import Reader, UdpSender, free_udp_port, make_clip, wait_until
 
 CFG = SourceConfig()
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory) -> dict[str, Path]:
+def clips(tmp_path_factory, make_clip) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("clips")
     return {
         "mp4": make_clip(d / "red_h264.mp4", codec="libx264"),
@@ -61,7 +60,7 @@ def test_video_file_frames_rgb_and_time(clips, kind):
     assert r > 200 and g < 40 and b < 40, (r, g, b)  # red reads as red: RGB, not BGR
 
 
-def test_video_downscaled_to_max_width_keeping_2to1(tmp_path):
+def test_video_downscaled_to_max_width_keeping_2to1(tmp_path, make_clip):
     clip = make_clip(tmp_path / "big.mp4", size="512x256", frames=3, color="blue")
     with VideoFileSource(clip, max_width=256) as src:
         assert (src.info.width, src.info.height) == (256, 128)
@@ -71,7 +70,7 @@ def test_video_downscaled_to_max_width_keeping_2to1(tmp_path):
     assert b > 200 and r < 40
 
 
-def test_non_2to1_video_is_one_line_input_error(tmp_path):
+def test_non_2to1_video_is_one_line_input_error(tmp_path, make_clip):
     clip = make_clip(tmp_path / "square.mp4", size="256x256", frames=3)
     with pytest.raises(InputError) as excinfo:
         open_source(str(clip), CFG)
@@ -286,13 +285,13 @@ def _live_cfg(**kw) -> SourceConfig:
 
 
 @pytest.mark.timeout(120)
-def test_camera_url_reconnects_after_the_sender_restarts():
-    sender = UdpSender(free_udp_port()).start()
+def test_camera_url_reconnects_after_the_sender_restarts(udp_sender, read_in_background, wait_until):
+    sender = udp_sender.start()
     try:
         src = CameraSource(sender.url, _live_cfg())
         assert (src.info.width, src.info.height, src.info.live, src.info.num_frames) == (256, 128, True, None)
         assert src.info.fps == pytest.approx(30.0, rel=0.01)
-        reader = Reader(src).start()
+        reader = read_in_background(src)
         assert wait_until(lambda: len(reader.packets) >= 15, 30), "no frames from the live stream"
         failed, reconnects = src.stats.failed_reads, src.stats.reconnects  # a loaded machine may have hiccuped
         sender.stop()
@@ -313,13 +312,14 @@ def test_camera_url_reconnects_after_the_sender_restarts():
 
 
 @pytest.mark.timeout(120)
-def test_camera_stream_that_never_returns_ends_after_bounded_attempts(caplog):
+def test_camera_stream_that_never_returns_ends_after_bounded_attempts(caplog, udp_sender, read_in_background,
+                                                                      wait_until):
     cfg = _live_cfg(open_timeout_ms=1000, read_timeout_ms=1000, reconnect_attempts=3,
                     reconnect_backoff_s=0.1, reconnect_backoff_max_s=0.2)
-    sender = UdpSender(free_udp_port()).start()
+    sender = udp_sender.start()
     try:
         src = CameraSource(sender.url, cfg)
-        reader = Reader(src).start()
+        reader = read_in_background(src)
         assert wait_until(lambda: len(reader.packets) >= 5, 30)
         caplog.set_level(logging.WARNING, logger="ego360.runtime.sources")
         sender.stop()
@@ -338,8 +338,8 @@ def test_camera_stream_that_never_returns_ends_after_bounded_attempts(caplog):
 
 
 @pytest.mark.timeout(60)
-def test_camera_url_with_no_sender_fails_fast_with_input_error():
-    url = f"udp://127.0.0.1:{free_udp_port()}"
+def test_camera_url_with_no_sender_fails_fast_with_input_error(udp_port):
+    url = f"udp://127.0.0.1:{udp_port}"
     with pytest.raises(InputError) as excinfo:
         open_source(url, _live_cfg(open_timeout_ms=800, read_timeout_ms=800))
     _assert_one_line_input_error(excinfo, "could not open", "within 800 ms")
