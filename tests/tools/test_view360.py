@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from ego360.core.errors import InputError
 from ego360.tools.scenario.view360 import Interval, load_intervals
-from tests._scenario_utils import DATA
-
-# The shared copy when present, else the 13 KB copy kept in tests/data (same bytes).
-REAL = DATA / "view360_intervals.txt"
-if not REAL.is_file():
-    REAL = Path(__file__).resolve().parent / "data" / "view360_intervals.txt"
 
 
 @pytest.fixture(scope="module")
-def videos():
-    if not REAL.is_file():
-        pytest.skip(f"{REAL} not present")
-    return load_intervals(REAL)
+def videos(shared_data):
+    # The shared copy when present, else the 13 KB copy kept in tests/data (same bytes).
+    return load_intervals(shared_data("view360_intervals.txt"))
 
 
 def test_real_list_loads_completely(videos):

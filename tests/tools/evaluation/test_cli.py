@@ -8,12 +8,11 @@ import pytest
 
 from ego360.tools.cli import main
 from ego360.tools.evaluation.report import PLOTS
-from tests._eval_utils import make_clip_a, make_clip_b
 
 
-def test_cli_end_to_end_writes_metrics_report_and_plots(tmp_path, capsys):
-    pa, ga = make_clip_a(tmp_path)
-    pb, gb = make_clip_b(tmp_path)
+def test_cli_end_to_end_writes_metrics_report_and_plots(tmp_path, capsys, clip_a, clip_b):
+    pa, ga = clip_a
+    pb, gb = clip_b
     out = tmp_path / "report"
     rc = main(["eval", str(pa), str(pb), "--gt", str(ga), str(gb), "--out", str(out), "--grace-s", "0.2",
                "--scorer", "token-f1", "--workers", "2"])
@@ -21,7 +20,7 @@ def test_cli_end_to_end_writes_metrics_report_and_plots(tmp_path, capsys):
     m = json.loads((out / "metrics.json").read_text())
     o = m["overall"]
     assert m["scorer"] == "token-f1" and o["n_clips"] == 2
-    # the same hand-computed values as tests/test_eval_metrics.py, now through processes and JSON
+    # the same hand-computed values as tests/tools/evaluation/test_metrics.py, now through processes and JSON
     assert o["auc"] == pytest.approx(77 / 78) and o["recall"] == 1.0 and o["false_alerts_per_min"] == pytest.approx(60)
     assert o["delay_median_s"] == pytest.approx(0.1) and o["clock_within_1h"] == 1.0
     assert (o["iou"], o["fpe"], o["cap"]) == pytest.approx((50.0, 1.5, 80 / 3))
@@ -36,10 +35,10 @@ def test_cli_end_to_end_writes_metrics_report_and_plots(tmp_path, capsys):
     assert "F_SC" in capsys.readouterr().out
 
 
-def test_cli_bad_input_is_one_line_user_error(tmp_path, capsys):
+def test_cli_bad_input_is_one_line_user_error(tmp_path, capsys, clip_a):
     rc = main(["eval", str(tmp_path / "nope"), "--gt", str(tmp_path / "gt.json"), "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "gt.json" in err
-    pa, ga = make_clip_a(tmp_path)
+    pa, ga = clip_a
     rc = main(["eval", str(pa), "--gt", str(ga), "--out", str(tmp_path / "r"), "--judge-url", "http://x"])
     assert rc == 2 and "--judge-model" in capsys.readouterr().err

@@ -12,7 +12,6 @@ import pytest
 from ego360.tools.evaluation.clip import EvalSettings, evaluate_clip
 from ego360.tools.evaluation.judge import JudgeScorer, ScorerSpec, TokenF1Scorer, parse_score, token_f1
 from ego360.tools.evaluation.metrics import aggregate
-from tests._eval_utils import make_clip_a
 
 
 @pytest.mark.parametrize("reply,expected", [
@@ -108,8 +107,8 @@ def test_judge_retries_malformed_then_http_500_then_succeeds():
     assert (out.value, out.attempts) == (60.0, 3) and len(judge.requests) == 3
 
 
-def test_judge_always_failing_is_counted_not_scored_zero(tmp_path):
-    pred, gt = make_clip_a(tmp_path)
+def test_judge_always_failing_is_counted_not_scored_zero(clip_a):
+    pred, gt = clip_a
     with _Judge([], default=(500, "")) as judge:
         r = evaluate_clip(pred, gt, EvalSettings(grace_s=0.2, scorer=_spec(judge.url, retries=1)))
     perp, victim = r.entities
@@ -123,8 +122,8 @@ def test_judge_always_failing_is_counted_not_scored_zero(tmp_path):
     assert m["per_role"]["perpetrator"]["cap"] is None and m["caption_scoring"]["failures"] == 3
 
 
-def test_judge_scores_flow_into_cap(tmp_path):
-    pred, gt = make_clip_a(tmp_path)
+def test_judge_scores_flow_into_cap(clip_a):
+    pred, gt = clip_a
     with _Judge([], default=(200, "{'score': 4}")) as judge:
         r = evaluate_clip(pred, gt, EvalSettings(grace_s=0.2, scorer=_spec(judge.url)))
     assert r.scorer == "llm-judge:judge-m" and r.entities[0].cap == 80.0

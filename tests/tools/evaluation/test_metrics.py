@@ -19,7 +19,6 @@ from ego360.tools.evaluation.metrics import (
     roc_auc,
     roc_curve,
 )
-from tests._eval_utils import make_clip_a, make_clip_b, write_events
 
 F1 = EvalSettings(grace_s=0.2, scorer=ScorerSpec(kind="token-f1"))
 
@@ -65,8 +64,8 @@ def test_hungarian_beats_greedy_and_the_half_rule():
     assert (two[0].pred_index, two[1].pred_index, two[1].iou, two[1].matched) == (0, None, 0.0, False)
 
 
-def test_clip_a_every_metric_by_hand(tmp_path):
-    pred, gt = make_clip_a(tmp_path)
+def test_clip_a_every_metric_by_hand(clip_a):
+    pred, gt = clip_a
     r = evaluate_clip(pred, gt, F1)
     assert r.fps == 10.0
     # frame 2 is not processed: 9 scored frames, events 3–5 are the positives
@@ -89,8 +88,8 @@ def test_clip_a_every_metric_by_hand(tmp_path):
     assert perp.cap == pytest.approx(160 / 3) and victim.cap == 0.0
 
 
-def test_aggregate_pools_two_clips_by_hand(tmp_path):
-    clips = [evaluate_clip(*make_clip_a(tmp_path), F1), evaluate_clip(*make_clip_b(tmp_path), F1)]
+def test_aggregate_pools_two_clips_by_hand(clip_a, clip_b):
+    clips = [evaluate_clip(*clip_a, F1), evaluate_clip(*clip_b, F1)]
     m = aggregate(clips)
     o = m["overall"]
     # positives 0.8, 0.9 beat all 26 negatives; 0.4 beats 25 (not 0.5) → 77 / 78
@@ -111,8 +110,8 @@ def test_aggregate_pools_two_clips_by_hand(tmp_path):
     assert m["per_class"]["Normal"]["fpe"] == 1.0 and m["per_class"]["Stealing"]["fpe"] == 2.0
 
 
-def test_unrecalled_event_and_event_window_iou(tmp_path):
-    pred, gt = make_clip_a(tmp_path)
+def test_unrecalled_event_and_event_window_iou(tmp_path, clip_a, write_events):
+    pred, gt = clip_a
     r = evaluate_clip(pred, gt, EvalSettings(grace_s=0.2, scorer=None, iou_window="event"))
     # no GT entity is visible inside frames 3–5, so none is scored; every prediction is then a false entity
     assert r.entities == () and r.fpe == 3
@@ -123,7 +122,7 @@ def test_unrecalled_event_and_event_window_iou(tmp_path):
     assert not r2.events[0].recalled and r2.events[0].delay_s is None and r2.false_alerts == 1
 
 
-def test_view360_intervals_and_pairing(tmp_path):
+def test_view360_intervals_and_pairing(tmp_path, write_events):
     lst = tmp_path / "view360.txt"
     lst.write_text("Glancing_ATM2_019_rlr 325 431 438 616 617 680\nGlance_ATM_031 10 20\n"
                    "Stealing_ATM1_005_l 215 334\n")
@@ -146,9 +145,9 @@ def test_view360_intervals_and_pairing(tmp_path):
         pair_inputs([str(tmp_path / "Unknown_X_001")], [str(lst)])
 
 
-def test_pairing_by_position_and_truncated_log(tmp_path):
-    pa, ga = make_clip_a(tmp_path)
-    pb, gb = make_clip_b(tmp_path)
+def test_pairing_by_position_and_truncated_log(tmp_path, clip_a, clip_b):
+    pa, ga = clip_a
+    pb, gb = clip_b
     renamed = tmp_path / "run1"
     pa.rename(renamed)
     pairs = pair_inputs([str(renamed), str(pb)], [str(ga), str(gb.parent)])
