@@ -204,6 +204,9 @@ class MotionAnalyzer(GhostRepair):
                 self._offset = self._estimate_offset(gray)
             if was and not self.walking:
                 self._fine_bg = None  # re-learnt from here: it was not warped while walking
+                h = gray.shape[0]
+                cut = int(h * (0.5 + WALK_NADIR_DEG / 180.0))  # never compared while walking: start afresh
+                self._bg[cut:] = roll_frac(rgb, self._offset)[cut:]
             return roll_frac(rgb, self._offset), _KH
         h, w = gray.shape
         dyaw, tx, tz = self.ego.step
