@@ -137,7 +137,7 @@ class DetectorConfig:
     backend: str = "none"
     model_dir: str = ".models/mediapipe"
     rate_hz: float = 3.0  # detection runs per second of video (each on the selected faces)
-    faces: Literal["active", "all"] = "active"  # "active": faces where motion or tracks are (all four side faces when none); "all"
+    faces: Literal["active", "all"] = "active"  # active: faces with motion or tracks, plus one more in turn
     face_size: int = 224  # cube face side in pixels handed to the detector
     min_score: float = 0.5
     iou: float = 0.45  # NMS IoU of the ONNX layouts

@@ -203,3 +203,25 @@ class SourceInfo:
     fps: float
     num_frames: int | None  # None for live / unknown
     live: bool
+
+
+@dataclass(frozen=True, eq=False)
+class Detection:
+    """One trained-detector hit on one frame, in equirect pixels and wearer bearings.
+
+    Found on a cube face (or follow view) and mapped back through the face geometry; duplicates
+    across face edges and the ±180° seam are already merged. `distance_m` comes from the foot point
+    and the camera height (inf when the foot is not below the horizon) — the mask's lowest row when a
+    person mask is there, else the detector's foot point."""
+
+    frame_index: int
+    kind: str  # "person" | "vehicle" | "bicycle" | "animal" | "object"
+    label: str  # the detector's own class name
+    score: float
+    box: Box  # x1 may exceed W across the seam
+    bearing_deg: float  # wearer-relative yaw of the box centre, (-180, 180]
+    pitch_deg: float
+    foot_pitch_deg: float  # levelled pitch of the ground contact
+    distance_m: float
+    faces: str = ""  # the cube faces it was seen on, e.g. "F" or "FR"
+    mask: np.ndarray | None = field(default=None, repr=False)  # bool H×W equirect (a person's, from the segmenter)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ego360.core.config import CaptionerConfig, Config, TrackerConfig, TriggerConfig, check_choice
+from ego360.core.config import CaptionerConfig, Config, DetectorConfig, TrackerConfig, TriggerConfig, check_choice
 from ego360.core.geometry import Mounting
 from ego360.core.interfaces import Captioner, Tracker
 
@@ -86,7 +86,33 @@ CAPTIONERS: dict[str, Callable[[CaptionerConfig], Any]] = {
     "template": _template, "openai": _openai, "transformers": _transformers,
 }
 
-REGISTRY: dict[str, dict[str, Callable[..., Any]]] = {"trigger": TRIGGERS, "tracker": TRACKERS, "captioner": CAPTIONERS}
+# ---------------------------------------------------------------- detectors (cube faces, off the frame loop)
+def _no_detector(cfg: DetectorConfig) -> None:
+    return None
+
+
+def _blazepose(cfg: DetectorConfig) -> Any:
+    from ego360.models.detectors.blazepose import BlazePoseDetector
+
+    return BlazePoseDetector(cfg.model_dir, cfg.min_score, cfg.threads)
+
+
+def _onnx_detector(layout: str) -> Callable[[DetectorConfig], Any]:
+    def factory(cfg: DetectorConfig) -> Any:
+        from ego360.models.detectors.onnx_layouts import OnnxDetector
+
+        return OnnxDetector(cfg.onnx_path, layout, cfg.classes, cfg.min_score, cfg.iou, cfg.providers)
+
+    return factory
+
+
+DETECTORS: dict[str, Callable[[DetectorConfig], Any]] = {
+    "none": _no_detector, "blazepose": _blazepose, "onnx-yolox": _onnx_detector("yolox"),
+    "onnx-yolo": _onnx_detector("yolo"), "onnx-detr": _onnx_detector("detr"),
+}
+
+REGISTRY: dict[str, dict[str, Callable[..., Any]]] = {"trigger": TRIGGERS, "tracker": TRACKERS, "captioner": CAPTIONERS,
+                                                      "detector": DETECTORS}
 
 
 def check_backends(tracker: TrackerConfig, captioner: CaptionerConfig, trigger: TriggerConfig | None = None) -> None:
@@ -115,3 +141,10 @@ def create_captioner(cfg: CaptionerConfig) -> Captioner:
     """A blocking captioner; the alert stage runs a VLM one through the deadline-bounded async helper."""
     check_choice("captioner.backend", cfg.backend, CAPTIONERS)
     return CAPTIONERS[cfg.backend](cfg)
+
+
+def create_detector(cfg: DetectorConfig) -> Any:
+    """The configured image detector (an `ego360.models.detectors.base.ImageDetector`), or None for
+    `none`; unknown name → ConfigError listing the valid names, missing model → one-line ModelError."""
+    check_choice("detector.backend", cfg.backend, DETECTORS)
+    return DETECTORS[cfg.backend](cfg)

@@ -36,13 +36,34 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 if [ "$DEV" = 1 ]; then
   echo "[setup] python: torch, sam2, transformers, onnx, audio, eval, dev tools (first run takes minutes)"
   "${PIP[@]}" torch==2.14.1 torchvision==0.29.1 2>&1 | grep -v "is ignored: it is neither" || true
-  "${PIP[@]}" -e ".[audio,onnx,vlm,eval,dev]" 2>&1 | grep -v "is ignored: it is neither" || true
+  "${PIP[@]}" -e ".[audio,onnx,vlm,eval,dev,detect]" 2>&1 | grep -v "is ignored: it is neither" || true
   if ! .venv/bin/python -c "import sam2" 2>/dev/null; then
     SAM2_BUILD_CUDA=0 "${PIP[@]}" --no-build-isolation sam2==1.1.0 2>&1 | grep -v "is ignored: it is neither" || true
   fi
 else
   echo "[setup] python: ego360 with audio"
-  "${PIP[@]}" -e ".[audio]" 2>&1 | grep -v "is ignored: it is neither" || true
+  "${PIP[@]}" -e ".[audio,detect]" 2>&1 | grep -v "is ignored: it is neither" || true
+fi
+# The shipped person detector and segmenter: two .tflite files (Apache-2.0) taken out of the mediapipe
+# 0.10.21 wheel (downloaded without its dependencies; nothing of it is installed), checked by sha256.
+MP_DIR=.models/mediapipe
+MP_SUMS=models/detectors/mediapipe_models.sha256
+if ! (cd "$MP_DIR" 2>/dev/null && grep -v '^#' "../../$MP_SUMS" | sha256sum -c --quiet - >/dev/null 2>&1); then
+  echo "[setup] models: extracting the MediaPipe person detector and segmenter into $MP_DIR"
+  WHL_TMP=$(mktemp -d)
+  trap 'rm -rf "$WHL_TMP"' EXIT
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    mediapipe==0.10.21 -d "$WHL_TMP" 2>&1 | grep -v "is ignored: it is neither" || true
+  mkdir -p "$MP_DIR"
+  .venv/bin/python - "$WHL_TMP" "$MP_DIR" <<'PY'
+import sys, zipfile, pathlib
+whl = next(pathlib.Path(sys.argv[1]).glob("mediapipe-0.10.21-*.whl"))
+with zipfile.ZipFile(whl) as z:
+    for name in ("pose_detection/pose_detection.tflite", "selfie_segmentation/selfie_segmentation.tflite"):
+        (pathlib.Path(sys.argv[2]) / name.split("/")[1]).write_bytes(z.read("mediapipe/modules/" + name))
+PY
+  (cd "$MP_DIR" && grep -v '^#' "../../$MP_SUMS" | sha256sum -c --quiet -) \
+    || { echo "setup.sh: the MediaPipe models do not match $MP_SUMS; delete $MP_DIR and rerun" >&2; exit 1; }
 fi
 .venv/bin/python -c "import runtime, cv2, av, pycocotools" || { echo "setup.sh: install failed" >&2; exit 1; }
 echo "[setup] ready: .venv/bin/ego360 --help"

@@ -16,8 +16,20 @@ import numpy as np
 from ego360.core.config import Config
 from ego360.core.geometry import Mounting, row_pitch, wrap_deg
 from ego360.core.interfaces import Tracker
-from ego360.core.packets import Box, EntityMotion, EntityUpdate, FramePacket, Seed, Track, TriggerResult, Work
+from ego360.core.packets import (
+    Box,
+    Detection,
+    EntityMotion,
+    EntityUpdate,
+    FramePacket,
+    Seed,
+    Track,
+    TriggerResult,
+    Work,
+)
 from ego360.models.blobs import MotionFrame
+from ego360.models.detectors.association import VictimFinder, detected_kind
+from ego360.models.detectors.service import DetectionService
 from ego360.models.kinematics import History, distance_class
 from ego360.models.motion import MotionAnalyzer
 from ego360.models.proposals import propose
@@ -33,7 +45,7 @@ class EntityStage:
     name = "tracker"
 
     def __init__(self, cfg: Config, mounting: Mounting, tracker: Tracker, motion: MotionAnalyzer,
-                 grounding: GroundingFeed | None = None):
+                 grounding: GroundingFeed | None = None, detections: DetectionService | None = None):
         self.cfg = cfg
         self.mounting = mounting
         self.tracker = tracker
@@ -46,6 +58,10 @@ class EntityStage:
         self._offset_t: float | None = None
         self._event_id: int | None = None
         self._last_tracks: tuple[Track, ...] = ()
+        self.detections = detections  # trained detector on cube faces (off the frame loop), None = motion only
+        self._detected: tuple[Detection, ...] = ()
+        self._victims = VictimFinder()
+        self._seeded: dict[int, Detection] = {}  # entities found by the detector → their latest detection
 
     @classmethod
     def from_config(cls, cfg: Config, mounting: Mounting | None = None,
@@ -56,7 +72,8 @@ class EntityStage:
         mounting = mounting or Mounting(cfg.bearings.yaw_offset_deg)
         t = cfg.trigger
         motion = motion or MotionAnalyzer(t.work_width, t.fg_threshold, t.camera_height_m)
-        return cls(cfg, mounting, create_tracker(cfg, mounting, motion), motion)
+        return cls(cfg, mounting, create_tracker(cfg, mounting, motion), motion,
+                   detections=detection_service(cfg, mounting))
 
     def process(self, work: Work) -> Work:
         if self.grounding is not None:
@@ -79,9 +96,11 @@ class EntityStage:
             self._offset_t = packet.video_t if self._offset_t is None else self._offset_t
         tracks = tuple(self.tracker.track(packet)) if self.tracker.entity_ids() else ()
         lost = self._expire(packet, tracks)
-        tracks = tuple(t for t in tracks if t.entity_id not in lost)
+        tracks = tuple(self._detector_mask(t) for t in tracks if t.entity_id not in lost)
         self._last_tracks = tracks
         motion = tuple(self._measure(t, packet, mf.ego_yaw_deg) for t in tracks if t.mask.any())
+        if self.detections is not None:
+            new += self._use_detections(packet, mf, trig, tracks, motion)
         return EntityUpdate(packet.frame_index, tracks, tuple(new), tuple(lost), motion, self._event_id)
 
     def _start(self, packet: FramePacket, mf: MotionFrame, trig: TriggerResult) -> list[int]:
@@ -101,9 +120,48 @@ class EntityStage:
                 self.tracker.add(packet, perp, prop.mask, "perpetrator", prop.kind)  # type: ignore[arg-type]
                 continue
             eid, self._next_id = self._next_id, self._next_id + 1
-            self.tracker.add(packet, eid, prop.mask, prop.role, prop.kind)  # type: ignore[arg-type]
+            seen = detected_kind(prop.box, self._detected, packet.width)
+            self.tracker.add(packet, eid, prop.mask, prop.role, seen[0] if seen else prop.kind)  # type: ignore[arg-type]
             new.append(eid)
         return new
+
+    def _use_detections(self, packet: FramePacket, mf: MotionFrame, trig: TriggerResult, tracks: tuple[Track, ...],
+                        motion: tuple[EntityMotion, ...]) -> list[int]:
+        """Feed the detector the faces where things happen, take its newest answer, and name the person
+        standing still that the perpetrator is next to (or heading for) as the victim."""
+        off = self.mounting.yaw_offset_deg
+        self.detections.maybe_submit(packet, [b.yaw_deg for b in mf.blobs] + [t.bearing_deg + off for t in tracks])
+        res = self.detections.poll()
+        if res is not None:
+            self._detected = res.detections
+            self._victims.observe(res.video_t, res.detections,
+                                  [t.mask for t in tracks if t.mask.any() and t.entity_id not in self._seeded])
+            for eid, old in self._seeded.items():
+                self._seeded[eid] = self._victims.same_person(old, res.detections) or old
+        perp = next((t for t in tracks if t.role == "perpetrator" and t.mask.any()), None)
+        if perp is None or trig.state not in ("onset", "ongoing"):
+            return []
+        m = next((x for x in motion if x.entity_id == perp.entity_id), None)
+        if m is not None:
+            self._victims.perpetrator_at(packet.video_t, perp.bearing_deg, m.distance_m)
+        if any(t.role == "victim" for t in tracks) or len(self.tracker.entity_ids()) >= self.cfg.tracker.max_entities:
+            return []
+        victim = self._victims.find(packet.video_t)
+        if victim is None:
+            return []
+        mask = victim.mask if victim.mask is not None and victim.mask.any() else _box_mask(victim.box, *mf.full_shape)
+        eid, self._next_id = self._next_id, self._next_id + 1
+        self.tracker.add(packet, eid, mask, "victim", "person")
+        self._seeded[eid] = victim
+        return [eid]
+
+    def _detector_mask(self, t: Track) -> Track:
+        """A person the detector found standing still keeps the segmenter's mask: the motion tracker
+        cannot cut a mask out of a background that has learnt the person."""
+        d = self._seeded.get(t.entity_id)
+        if d is None or d.mask is None or not d.mask.any():
+            return t
+        return dataclasses.replace(t, mask=d.mask, box=d.box, bearing_deg=d.bearing_deg, pitch_deg=d.pitch_deg)
 
     def seed(self, packet: FramePacket, seeds: list[Seed]) -> list[int]:
         """Grounding mode: VLM boxes (equirect, with the VLM's role) become tracked entities.
@@ -148,9 +206,11 @@ class EntityStage:
         if self._offset_t is not None and packet.video_t - self._offset_t >= self.cfg.tracker.drop_after_s:
             gone = sorted(set(gone) | {t.entity_id for t in tracks})
             self._offset_t = None
+        if gone and not set(self.tracker.entity_ids()) - set(gone):
+            self._victims.reset()
         for eid in gone:
             self.tracker.remove(eid)
-            for d in (self._hist, self._travel, self._lost):
+            for d in (self._hist, self._travel, self._lost, self._seeded):
                 d.pop(eid, None)
         return gone
 
@@ -183,3 +243,27 @@ def _box_mask(box: Box, h: int, w: int) -> np.ndarray:
     cols = np.arange(x0, x1) % w
     m[y0:y1, cols] = True
     return m
+
+
+def detection_service(cfg: Config, mounting: Mounting, blocking: bool = False) -> DetectionService | None:
+    """The configured cube-face detector as a service, with the shipped person segmenter when
+    `detector.segmenter = selfie` (falling back to box masks for user ONNX detectors without it)."""
+    from ego360.core.errors import ModelError
+    from ego360.models.registry import create_detector
+
+    d = cfg.detector
+    detector = create_detector(d)
+    if detector is None:
+        return None
+    segmenter = None
+    if d.segmenter == "selfie":
+        from ego360.models.detectors.segmenter import SelfieSegmenter
+
+        try:
+            segmenter = SelfieSegmenter(d.model_dir, d.threads)
+        except ModelError:
+            if d.backend == "blazepose":
+                raise
+    return DetectionService(detector, d.rate_hz, d.deadline_s, face_w=d.face_size, mounting=mounting,
+                            camera_height_m=cfg.trigger.camera_height_m, segmenter=segmenter, faces=d.faces,
+                            blocking=blocking)
