@@ -12,18 +12,20 @@ import json
 import logging
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ego360.core.config import Config
 from ego360.core.geometry import DEFAULT_CAMERA_HEIGHT_M, Mounting
-from ego360.core.packets import SourceInfo
+from ego360.core.packets import SourceInfo, Work
 from ego360.runtime.pipeline import OverflowPolicy, Runner
 from ego360.runtime.services.annotated_video import AnnotatedVideo
 from ego360.runtime.services.events_log import EventLog
+from ego360.runtime.sources import Source
 from ego360.runtime.stages.alerts import AlertStage
-from ego360.runtime.stages.entities import EntityStage
+from ego360.runtime.stages.entities import EntityStage, detection_service
 from ego360.runtime.stages.output import OutputStage
 from ego360.runtime.stages.trigger import TriggerStage
 
@@ -80,7 +82,9 @@ def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Pat
         from ego360.runtime.services.grounding_feed import GroundingFeed
 
         grounding = GroundingFeed(cfg.captioner, captioner, mounting)
-    entity_stage = EntityStage(cfg, mounting, create_tracker(cfg, mounting, motion), motion, grounding)
+    # the trained detector on cube faces (detector.backend; none = motion only) runs in its own thread
+    entity_stage = EntityStage(cfg, mounting, create_tracker(cfg, mounting, motion), motion, grounding,
+                               detection_service(cfg, mounting))
     if speaker is None:
         speaker = make_speaker(cfg, out_dir / "alerts.wav")
     alert_stage = AlertStage(cfg, events, speaker, captioner, live=live, grounding=grounding)
@@ -118,8 +122,9 @@ def _cuda_sync() -> Any | None:
     return torch.cuda.synchronize if torch is not None and torch.cuda.is_available() else None
 
 
-def run_session(cfg: Config, source: Any, out_dir: Path, mounting: Mounting, *, live: bool = False,
-                speaker: Any | None = None, progress: Any | None = None, cuda_sync: bool = False) -> SessionResult:
+def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, *, live: bool = False,
+                speaker: Speaker | None = None, progress: Callable[[Work], None] | None = None,
+                cuda_sync: bool = False) -> SessionResult:
     """Run to the end of the source; writes events.jsonl, alerts.wav and annotated.mp4 in out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     info: SourceInfo = source.info
@@ -132,6 +137,9 @@ def run_session(cfg: Config, source: Any, out_dir: Path, mounting: Mounting, *, 
     finally:
         source.close()
         alert_stage.close()
+        detections = getattr(stages[1][0], "detections", None)
+        if detections is not None:
+            detections.close()
     wav = out_dir / "alerts.wav"
     if video is not None:
         video.finish(wav if wav.exists() else None)
@@ -140,11 +148,13 @@ def run_session(cfg: Config, source: Any, out_dir: Path, mounting: Mounting, *, 
         "mounting": dataclasses.asdict(mounting),
         **stats.summary(),
         "alerts": alert_stage.summary(),
+        "detector": detections.stats() if detections is not None else None,  # its own thread, off the frame loop
         "capture_to_output_ms": _percentiles(output.latencies_ms),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "total_wall_s": round(time.perf_counter() - t0, 3),
         "config": {"tracker": cfg.tracker.backend, "captioner": cfg.captioner.backend,
-                   "trigger": cfg.trigger.backend, "process_every": cfg.runner.process_every},
+                   "trigger": cfg.trigger.backend, "process_every": cfg.runner.process_every,
+                   "detector": cfg.detector.backend},
     }
     events.summary(summary)
     events.close()

@@ -19,6 +19,7 @@ from ego360.core.config import CaptionerConfig
 from ego360.core.deadline import DeadlineWorker
 from ego360.core.geometry import Mounting
 from ego360.core.packets import Seed
+from ego360.models.vlm.base import Backend
 
 log = logging.getLogger(__name__)
 VIEW_OFFSETS_DEG = (-60.0, 0.0, 60.0)  # three 90° views: 210° around the trigger's bearing
@@ -37,7 +38,7 @@ class GroundingStats:
 
 
 class GroundingFeed:
-    def __init__(self, cfg: CaptionerConfig, backend: Any, mounting: Mounting) -> None:
+    def __init__(self, cfg: CaptionerConfig, backend: Backend, mounting: Mounting) -> None:
         self.cfg = cfg
         self.backend = backend
         self.mounting = mounting
