@@ -46,6 +46,13 @@ def kind_from_text(text: str) -> str:
     return "person"
 
 
+def _exit(fmap: FrameMap, k: int, n_frames: int) -> int:
+    """Last video frame of prompt-rate frame k; the copy's last frame stands for the rest of the video."""
+    if fmap.to_video(k + 1) > n_frames - 1:
+        return n_frames - 1
+    return min(n_frames - 1, fmap.span(k)[1])
+
+
 def make_plans(lines: tuple[PromptLine, ...], instances: Instances | None, fmap: FrameMap, n_frames: int,
                width: int, height: int, origin: str = "<prompts>") -> list[EntityPlan]:
     """One plan per prompted entity; prompts and instances are checked against each other and the clip."""
@@ -74,11 +81,11 @@ def make_plans(lines: tuple[PromptLine, ...], instances: Instances | None, fmap:
             continue
         ins = inst.get(name)
         if ins is not None:
-            enter, exit_ = fmap.span(ins.enter_frame)[0], min(n_frames - 1, fmap.span(ins.exit_frame)[1])
+            enter, exit_ = fmap.span(ins.enter_frame)[0], _exit(fmap, ins.exit_frame, n_frames)
             missing = frozenset(v for k in ins.missing_frames for v in range(fmap.span(k)[0], fmap.span(k)[1] + 1))
         else:
             ks = [p.frame for p in own if p.kind != "text" and p.frame >= 0]
-            enter, exit_ = fmap.span(min(ks))[0], min(n_frames - 1, fmap.span(max(ks))[1])
+            enter, exit_ = fmap.span(min(ks))[0], _exit(fmap, max(ks), n_frames)
             missing = frozenset()
         for v in sorted(fps_):
             if not enter <= v <= exit_ or v in missing:

@@ -25,6 +25,7 @@ from ego360.core.rle import encode_rle
 from ego360.tools.annotate.seeds import FramePrompt, seed_mask
 
 PREROLL = 24  # frames fed before a pass starts, so the background exists at the first seed
+HOLD_FRAC = 0.5  # a propagated mask below this fraction of its seed's area is replaced by the seed
 Tick = Callable[[int], None]
 
 
@@ -127,7 +128,34 @@ def choose(plan: EntityPlan, frame: int, fwd: _PassResult, bwd: _PassResult, n_f
     nxt = min((p for p in plan.prompts if p > frame), default=None)
     use_fwd = nxt is None or (prev is not None and frame - prev <= nxt - frame)
     first, second = (fwd, bwd) if use_fwd else (bwd, fwd)
-    return first.masks[eid].get(frame) or second.masks[eid].get(frame)
+    anchor = prev if use_fwd else nxt
+    rle = first.masks[eid].get(frame) or second.masks[eid].get(frame)
+    seed = first.seeds[eid].get(anchor) if anchor is not None else None
+    if seed is not None and rle is not None and _area(rle) < HOLD_FRAC * _area(seed) and _inside(rle, seed):
+        # The mask shrank where it was seeded, within half a prompt interval: an entity standing still
+        # fades into the motion background; its seed is the better answer there.
+        return seed
+    return rle
+
+
+def _inside(rle: dict[str, Any], seed: dict[str, Any]) -> bool:
+    """Most of the shrunken mask lies on its seed: the entity did not move, it faded."""
+    from pycocotools import mask as mask_utils
+
+    a, b = _coco(rle), _coco(seed)
+    inter = mask_utils.area(mask_utils.merge([a, b], intersect=True))
+    return bool(inter >= 0.5 * max(1, mask_utils.area(a)))
+
+
+def _coco(rle: dict[str, Any]) -> dict[str, Any]:
+    counts = rle["counts"]
+    return {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+
+
+def _area(rle: dict[str, Any]) -> int:
+    from pycocotools import mask as mask_utils
+
+    return int(mask_utils.area(_coco(rle)))
 
 
 def propagate(store: FrameStore, plans: list[EntityPlan], cfg: Config, mounting: Mounting, fps: float,

@@ -107,6 +107,31 @@ def _grabcut(image: np.ndarray, region: np.ndarray, hint: np.ndarray | None, fp:
     return np.roll(cut, -shift, axis=1) & region
 
 
+def ring_cut(image: np.ndarray, box: tuple[float, float, float, float], threshold: int = 28, ring: int = 5
+             ) -> np.ndarray:
+    """Pixels of the box unlike every pixel of the same row just left and right of it.
+
+    A street's background changes slowly along a row while an upright entity spans rows, so the box's
+    own row neighbours are a background model that needs no motion (an entity standing still); it
+    is GrabCut's sure foreground."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    y0, y1 = max(0, y0), min(h, y1)
+    out = np.zeros((h, w), bool)
+    if y1 <= y0 or x1 <= x0 or x1 - x0 >= w - 2 * ring:
+        return out
+    inner_cols = np.arange(x0, x1) % w
+    side = np.concatenate([np.arange(x0 - ring, x0), np.arange(x1, x1 + ring)]) % w
+    rows = image[y0:y1].astype(np.int16)
+    inner, bg = rows[:, inner_cols], rows[:, side]
+    dist = np.full(inner.shape[:2], 255, np.int16)
+    for k in range(bg.shape[1]):  # min over the ring of the max channel difference, row by row
+        dist = np.minimum(dist, np.abs(inner - bg[:, k:k + 1]).max(axis=2))
+    fg = cv2.morphologyEx((dist > threshold).view(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 3), np.uint8))
+    out[y0:y1, inner_cols] = fg.astype(bool)
+    return out
+
+
 def _keep_prompted(mask: np.ndarray, fp: FramePrompt) -> np.ndarray:
     """Connected parts that hold a positive point (else the largest ones), minus parts on negative points."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
@@ -142,7 +167,10 @@ def seed_mask(image: np.ndarray, fp: FramePrompt, motion: Any = None, mf: Any = 
     if moving is not None and moving.sum() >= FG_MIN_COVER * region.sum():
         out = moving
     else:
-        out = _grabcut(image, region, moving, fp)
+        hint = np.zeros(region.shape, bool) if moving is None else moving.copy()
+        for b in fp.boxes:
+            hint |= ring_cut(image, b)
+        out = _grabcut(image, region, hint & region, fp)
     out = _keep_prompted(out, fp)
     # A cut that kept almost nothing failed (a box filled by one colour, a car seen from inside its
     # box); the box itself is the better seed then.
