@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ego360.core.geometry import wrap_deg
-from ego360.core.packets import Box, Detection
+from ego360.core.packets import Box, Detection, Track
 from ego360.models.detectors.segmenter import box_mask
 
 
@@ -62,8 +62,9 @@ class VictimFinder:
     path; `find` names the still person the perpetrator is next to, or heading for within `horizon_s`.
 
     Still: seen on two or more detector runs, at least `min_still_s` apart, within `tol_deg` of bearing,
-    not covered by a tracked entity, with a foot point on the ground within `max_m`. Kept `keep_s` after
-    the last sighting (the perpetrator standing in front of them hides them from the detector).
+    not covered by a tracked entity, with a foot point on the ground within `max_m`, and seen again since
+    the perpetrator is followed (a perpetrator who stood still before the event is not its own victim).
+    Kept `keep_s` after the last sighting (the perpetrator standing in front of them hides them).
     """
 
     def __init__(self, reach_m: float = 1.5, horizon_s: float = 4.0, keep_s: float = 4.0, tol_deg: float = 3.0,
@@ -72,15 +73,19 @@ class VictimFinder:
         self.tol_deg, self.min_still_s, self.max_m = tol_deg, min_still_s, max_m
         self._still: list[_Still] = []
         self._path: deque[tuple[float, float, float]] = deque(maxlen=30)
+        self._since: float | None = None  # when the perpetrator was first followed
 
-    def observe(self, t: float, detections: tuple[Detection, ...], tracked: list[np.ndarray]) -> None:
-        """A detector result (seen at video time t) with the current tracked masks (bool equirect)."""
+    def observe(self, t: float, detections: tuple[Detection, ...], tracked: list[Track]) -> None:
+        """A detector result (seen at video time t) with the tracked movers of the current frame; a
+        detection that holds a good part of a mover (its mask or its box) is that mover, not a still person."""
         for d in detections:
             if d.kind != "person" or not (np.isfinite(d.distance_m) and d.distance_m <= self.max_m):
                 continue
             if tracked:
-                m = d.mask if d.mask is not None and d.mask.any() else box_mask(d.box, *tracked[0].shape)
-                if any(int((m & tm).sum()) > 0.3 * max(1, int(m.sum())) for tm in tracked):
+                h, w = tracked[0].mask.shape
+                m = d.mask if d.mask is not None and d.mask.any() else box_mask(d.box, h, w)
+                if any(int((m & tr.mask).sum()) > 0.3 * max(1, int(m.sum())) or box_overlap(tr.box, d.box, w) > 0.3
+                       for tr in tracked):
                     continue
             hit = next((s for s in self._still if abs(float(wrap_deg(s.det.bearing_deg - d.bearing_deg))) < self.tol_deg
                         and abs(s.det.distance_m - d.distance_m) < max(1.0, 0.3 * d.distance_m)), None)
@@ -97,11 +102,17 @@ class VictimFinder:
                 < self.tol_deg + 1.0 and abs(d.distance_m - old.distance_m) < max(1.0, 0.3 * old.distance_m)]
         return max(near, key=lambda d: d.score, default=None)
 
+    def forget_covered(self, boxes: list[Box], width: int, min_overlap: float = 0.5) -> None:
+        """Drop still people a tracked mover now covers: a perpetrator who stood still before the event
+        was remembered as a still person, and must not become its own victim."""
+        self._still = [s for s in self._still if all(box_overlap(s.det.box, b, width) < min_overlap for b in boxes)]
+
     def still_people(self, t: float) -> list[Detection]:
         return [s.det for s in self._still if s.seen >= 2 and s.last_t - s.first_t >= self.min_still_s - 1e-6
-                and t - s.last_t <= self.keep_s]
+                and t - s.last_t <= self.keep_s and (self._since is None or s.last_t >= self._since)]
 
     def perpetrator_at(self, t: float, bearing_deg: float, distance_m: float) -> None:
+        self._since = t if self._since is None else self._since
         if np.isfinite(distance_m):
             self._path.append((t, *ground_xz(bearing_deg, distance_m)))
 
@@ -134,3 +145,4 @@ class VictimFinder:
 
     def reset(self) -> None:
         self._path.clear()
+        self._since = None

@@ -135,7 +135,7 @@ class EntityStage:
         if res is not None:
             self._detected = res.detections
             self._victims.observe(res.video_t, res.detections,
-                                  [t.mask for t in tracks if t.mask.any() and t.entity_id not in self._seeded])
+                                  [t for t in tracks if t.mask.any() and t.entity_id not in self._seeded])
             for eid, old in self._seeded.items():
                 self._seeded[eid] = self._victims.same_person(old, res.detections) or old
         perp = next((t for t in tracks if t.role == "perpetrator" and t.mask.any()), None)
@@ -146,6 +146,7 @@ class EntityStage:
             self._victims.perpetrator_at(packet.video_t, perp.bearing_deg, m.distance_m)
         if any(t.role == "victim" for t in tracks) or len(self.tracker.entity_ids()) >= self.cfg.tracker.max_entities:
             return []
+        self._victims.forget_covered([t.box for t in tracks if t.entity_id not in self._seeded], packet.width)
         victim = self._victims.find(packet.video_t)
         if victim is None:
             return []
