@@ -232,8 +232,10 @@ def gt_from_dict(data: dict[str, Any], origin: str = "<dict>") -> GroundTruth:
         raise InputError(f"{origin}: format is {data.get('format')!r}, expected {GT_FORMAT!r} (re-render the clip)")
     try:
         events = tuple(
-            GTEvent(int(e["id"]), str(e["class"]), int(e["start_frame"]), int(e["end_frame"]), int(e["perpetrator"]),
-                    e["victim"] if e["victim"] == "wearer" else int(e["victim"]), str(e["direction"]),
+            GTEvent(int(e["id"]), str(e["class"]), int(e["start_frame"]), int(e["end_frame"]),
+                    None if e.get("perpetrator") is None else int(e["perpetrator"]),
+                    e.get("victim") if e.get("victim") in ("wearer", None) else int(e["victim"]),
+                    None if e.get("direction") is None else str(e["direction"]),
                     int(e["contact_frame"]) if e.get("contact_frame") is not None else None)
             for e in data["events"]
         )
