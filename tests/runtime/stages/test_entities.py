@@ -106,11 +106,8 @@ def test_one_perpetrator_per_event_even_on_re_onset(name):
     assert list(r.roles.values()).count("perpetrator") == 1, f"{name}: roles {r.roles} (onsets {r.onsets})"
 
 
-@pytest.mark.xfail(strict=True, reason="the victim stands still from frame 0, so it is part of the learnt "
-                   "background and never a motion blob; naming it needs appearance (a person detector)")
-def test_stealing_other_names_the_other_person_victim():
-    r = _run("stealing_other")
-    assert sorted(r.roles.values())[:2] == ["perpetrator", "victim"], r.roles
+# The standing victim (stealing_other) is named by the person detector on cube faces:
+# tests/runtime/test_standing_victim.py (detector.backend=blazepose). Motion alone cannot find it.
 
 
 def test_unknown_tracker_backend_lists_valid_names():
