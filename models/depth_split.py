@@ -15,9 +15,13 @@ from ego360.core.geometry import row_pitch
 from ego360.models.blobs import Blob, _camera_distance, mask_geometry
 
 
-def blob_from_mask(mask: np.ndarray, camera_height_m: float) -> Blob | None:
-    """A Blob (work size) of a bool equirect mask, with the same geometry `extract_blobs` gives."""
-    geo = mask_geometry(mask)
+def blob_from_mask(mask: np.ndarray, camera_height_m: float, cols: tuple[int, int] | None = None) -> Blob | None:
+    """A Blob (work size) of a bool equirect mask, with the same geometry `extract_blobs` gives;
+    `cols` (first, end) bounds its columns when they do not wrap, so only that crop is scanned."""
+    if cols is not None and cols[1] > cols[0]:
+        geo = mask_geometry(mask[:, cols[0]:cols[1]], cols[0], 0, mask.shape)
+    else:
+        geo = mask_geometry(mask)
     if geo is None:
         return None
     box, yaw, pitch = geo
@@ -70,7 +74,7 @@ def split_by_ground_contact(blobs: tuple[Blob, ...], camera_height_m: float, rel
                 continue
             part = np.zeros_like(blob.mask)
             part[:, cols[a:b]] = blob.mask[:, cols[a:b]]
-            piece = blob_from_mask(part, camera_height_m)
+            piece = blob_from_mask(part, camera_height_m, (int(cols[a]), int(cols[b - 1]) + 1))
             if piece is not None:
                 out.append(piece)
     return tuple(sorted(out, key=lambda b: -b.area))

@@ -8,6 +8,7 @@ movers score nothing, so ordinary street life stays silent.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -84,6 +85,12 @@ def score_cue(k: Kinematics, blob: Blob, bearing_deg: float, baseline: bool = Tr
     return (scores[cue], cue) if scores[cue] > 0.0 else (0.0, "none")
 
 
+def _wrap(a: float) -> float:
+    """`wrap_deg` for one float, without numpy's per-call overhead (same arithmetic, same result)."""
+    r = (a + 180.0) % 360.0 - 180.0
+    return r + 360.0 if r <= -180.0 else r
+
+
 STATIC_MPS = 0.8  # an entity slower than this in the world stands still (poles, parked cars, a queue)
 
 
@@ -104,11 +111,10 @@ def score_walking(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float,
         s = ramp(loom_ttc, 1.5, 0.7) * ramp(blob.height_deg, 3.0, 8.0)
         return (s, "approach") if s > 0.0 else (0.0, "none")
     if k.own_speed_mps < STATIC_MPS:
-        # Standing still in the world is no threat while the wearer walks — unless it raises an arm
-        # over its head (the wind-up of a throw, a fist): measured as the top edge's height above the
-        # ground, which walking towards someone does not change.
-        gesture = ramp(k.rise_m, 0.3, 0.45) * ramp(d, 6.0, 5.0) if k.samples >= 10 else 0.0
-        return (gesture, "gesture") if gesture > 0.0 else (0.0, "none")
+        # Standing still in the world is no threat while the wearer walks. (A raised arm — measured
+        # as the top edge's height above the ground, `k.rise_m` — fired on passers-by and parallax
+        # rims more often than on throwers in the walking scenes, so it does not alert here.)
+        return 0.0, "none"
     approach = crossing = 0.0
     # A mover's mask must stand on the ground and reach a person's or a vehicle's height: a fragment
     # (a head, a wheel, a rim of a wall) has its foot point, hence its distance and speed, wrong.
@@ -146,8 +152,8 @@ class CueTracker:
             if mf.walking and np.isfinite(blob.distance_m):
                 best = self._nearest_on_ground(free, world, blob.distance_m, mf.wearer_xz, t)
             else:
-                best = min(free, key=lambda i: abs(wrap_deg(world - free[i][1])), default=None)
-            if best is None or abs(wrap_deg(world - free[best][1])) > gate:
+                best = min(free, key=lambda i: abs(_wrap(world - free[i][1])), default=None)
+            if best is None or abs(_wrap(world - free[best][1])) > gate:
                 best, self._next = self._next, self._next + 1
                 hist = History(camera_height_m=self.camera_height_m)
             else:
@@ -165,15 +171,15 @@ class CueTracker:
         """Walking: the track whose last ground position (in the world, so things the wearer walks
         past stay put) is nearest, within a stride plus a quarter of the distance — a passer-by in
         front of a wall at the same bearing is a different track from the wall."""
-        a = np.radians(world_yaw)
-        x, z = wearer_xz[0] + dist * np.sin(a), wearer_xz[1] + dist * np.cos(a)
+        a = math.radians(world_yaw)
+        x, z = wearer_xz[0] + dist * math.sin(a), wearer_xz[1] + dist * math.cos(a)
         best, best_d = None, 0.5 + 0.25 * dist
         for i, (hist, _yaw, last) in free.items():
-            if not hist.dist or not np.isfinite(hist.dist[-1]):
+            if not hist.dist or not math.isfinite(hist.dist[-1]):
                 continue
-            b = np.radians(hist.yaw[-1])
-            hx, hz = hist.wx[-1] + hist.dist[-1] * np.sin(b), hist.wz[-1] + hist.dist[-1] * np.cos(b)
-            d = float(np.hypot(x - hx, z - hz)) / max(1.0, (t - last) * 15.0) ** 0.5
+            b = math.radians(hist.yaw[-1])
+            hx, hz = hist.wx[-1] + hist.dist[-1] * math.sin(b), hist.wz[-1] + hist.dist[-1] * math.cos(b)
+            d = math.hypot(x - hx, z - hz) / max(1.0, (t - last) * 15.0) ** 0.5
             if d < best_d:
                 best, best_d = i, d
         return best

@@ -130,10 +130,8 @@ def test_missing_video_and_bad_fov_are_errors(tmp_path, capsys):
     assert len(capsys.readouterr().err.strip().splitlines()) == 4
 
 
-def test_real_clip_composes_with_attribution(tmp_path):
-    real = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "intel_car-detection.mp4"
-    if not real.is_file():
-        pytest.skip("../shared/data/real not present")
+def test_real_clip_composes_with_attribution(tmp_path, shared_data):
+    real = shared_data("real/intel_car-detection.mp4")  # ../shared/data, else the copy in tests/data
     out = tmp_path / "real"
     assert main(["scenario", "compose", "--video", str(real), "--yaw", "-90", "--fov", "70", "--width", "480",
                  "--duration", "0.5", "--out", str(out)]) == 0
