@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "projection": ("ego360.tools.bench.projection", "equirect → cube faces: ours vs py360convert (median ms)"),
     "replay": ("ego360.tools.bench.replay", "the alert path per stage: fps, capture→earcon latency, RSS, side by side"),
     "tracker": ("ego360.tools.bench.tracker", "SAM2 tracker alone per frame: backend, model, size, objects, dtype"),
+    "egomotion": ("ego360.tools.bench.egomotion", "ego-motion (heading, speed, head bob) vs a walking scene's pose"),
     "tts": ("ego360.tools.bench.tts", "speech engine: synthesis time and failures over fresh processes"),
 }
 
