@@ -138,6 +138,8 @@ class EntityMotion:
     leaving: bool
     circling: bool
     crossing: bool
+    own_speed_mps: float = 0.0  # its ground speed in the world (relative velocity + the wearer's own)
+    wearer_speed_mps: float = 0.0  # the wearer's own speed over the same window (0 standing)
 
 
 @dataclass(frozen=True, eq=False)

@@ -98,7 +98,7 @@ class EntityStage:
         lost = self._expire(packet, tracks)
         tracks = tuple(self._detector_mask(t) for t in tracks if t.entity_id not in lost)
         self._last_tracks = tracks
-        motion = tuple(self._measure(t, packet, mf.ego_yaw_deg) for t in tracks if t.mask.any())
+        motion = tuple(self._measure(t, packet, mf.ego_yaw_deg, mf.wearer_xz) for t in tracks if t.mask.any())
         if self.detections is not None:
             new += self._use_detections(packet, mf, trig, tracks, motion)
         return EntityUpdate(packet.frame_index, tracks, tuple(new), tuple(lost), motion, self._event_id)
@@ -215,7 +215,8 @@ class EntityStage:
                 d.pop(eid, None)
         return gone
 
-    def _measure(self, t: Track, packet: FramePacket, ego_yaw: float) -> EntityMotion:
+    def _measure(self, t: Track, packet: FramePacket, ego_yaw: float,
+                 wearer_xz: tuple[float, float] = (0.0, 0.0)) -> EntityMotion:
         h = packet.height
         bottom = float(row_pitch(t.box.y1 - 1, h) - 90.0 / h)
         top = float(row_pitch(t.box.y0, h) + 90.0 / h)
@@ -224,13 +225,13 @@ class EntityStage:
         world = t.bearing_deg + ego_yaw
         if hist.yaw:
             self._travel[t.entity_id] = self._travel.get(t.entity_id, 0.0) + float(wrap_deg(world - hist.yaw[-1]))
-        hist.push(packet.video_t, world, d, top - bottom)
+        hist.push(packet.video_t, world, d, top - bottom, wearer_xz=wearer_xz)  # the wearer's walk: world velocity
         k = hist.kinematics()
         circling = abs(self._travel.get(t.entity_id, 0.0)) > 60.0 and k.distance_m < 4.0 and abs(k.yaw_rate_dps) > 20.0
         return EntityMotion(
             t.entity_id, k.distance_m, distance_class(k.distance_m), k.approach_mps, k.growth_per_s, k.ttc_s,
             k.yaw_rate_dps, k.approach_mps > 0.5, k.approach_mps < -0.5, circling,
-            (not circling) and k.tangential_mps > 1.2,
+            (not circling) and k.tangential_mps > 1.2, k.own_speed_mps, k.wearer_speed_mps,
         )
 
 
