@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 
-_WORDS = ("twelve", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven")
-
 
 def _out(x: np.ndarray) -> Any:
     """Scalars in → Python floats out, arrays in → arrays out."""
@@ -40,13 +38,6 @@ def clock_hour(yaw_deg: float) -> int:
     n = int(math.floor(abs(q) + 0.5))
     hour = (n if q >= 0 else -n) % 12
     return 12 if hour == 0 else hour
-
-
-def clock_words(hour: int) -> str:
-    """Spoken form of a clock hour ("three o'clock"); words, not digits, so every TTS voice says it alike."""
-    if isinstance(hour, bool) or not isinstance(hour, int | np.integer) or not 1 <= int(hour) <= 12:
-        raise ValueError(f"clock hour must be an integer 1..12, got {hour!r}")
-    return f"{_WORDS[int(hour) % 12]} o'clock"
 
 
 def view360_direction(bearing_deg: float) -> str:

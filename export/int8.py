@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -20,12 +20,6 @@ from ego360.core.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 Batch = Mapping[str, np.ndarray]
-
-
-class DeviceBuffer(Protocol):
-    ptr: int
-
-    def upload(self, array: np.ndarray) -> None: ...
 
 
 class HostBuffer:

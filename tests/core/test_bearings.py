@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ego360.core.geometry import Mounting, clock_hour, clock_words, view360_direction, wrap_deg
+from ego360.core.geometry import Mounting, clock_hour, view360_direction, wrap_deg
 
 
 @pytest.mark.parametrize("a,expected", [(0, 0), (180, 180), (-180, 180), (540, 180), (190, -170), (-190, 170),
@@ -26,14 +26,6 @@ def test_wrap_deg_vectorised():
                                       (-14.9, 12), (135, 5)])
 def test_clock_hour(yaw, hour):
     assert clock_hour(yaw) == hour
-
-
-def test_clock_words():
-    assert clock_words(3) == "three o'clock"
-    assert clock_words(12) == "twelve o'clock"
-    for bad in (0, 13, 2.5, True):
-        with pytest.raises(ValueError):
-            clock_words(bad)
 
 
 @pytest.mark.parametrize("b,d", [(0, "c"), (30, "c"), (-30, "c"), (30.5, "r"), (-31, "l"), (149, "r"), (150, "c"),

@@ -66,14 +66,6 @@ def normals(part: Part, p: np.ndarray, d: np.ndarray) -> np.ndarray:
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
 
 
-def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """Tight box of a mask in equirect pixels; an object straddling the seam gets x1 > W."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    occ = mask.any(axis=0)
-    x0, x1 = circular_span(occ)
-    return (x0, int(rows[0]), x1, int(rows[-1]) + 1)
-
-
 def circular_span(occupied: np.ndarray) -> tuple[int, int]:
     """Shortest [x0, x1) covering all True columns on a circle of len(occupied); x0 in [0, W)."""
     W = len(occupied)
