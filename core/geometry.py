@@ -21,7 +21,13 @@ def _out(x: np.ndarray) -> Any:
 
 
 def wrap_deg(a: Any) -> Any:
-    """Angle(s) in degrees wrapped to (-180, 180]; 180 stays 180 so 'straight behind' has one name."""
+    """Angle(s) in degrees wrapped to (-180, 180]; 180 stays 180 so 'straight behind' has one name.
+
+    A Python number takes a pure-Python path (same arithmetic, same result): trackers call this per
+    candidate and per frame, where numpy's per-call overhead dominated."""
+    if type(a) is float or type(a) is int:
+        s = (a + 180.0) % 360.0 - 180.0
+        return s + 360.0 if s <= -180.0 else s
     r = np.mod(np.asarray(a, dtype=np.float64) + 180.0, 360.0) - 180.0
     r = np.where(r <= -180.0, r + 360.0, r)
     return _out(r)

@@ -156,13 +156,19 @@ def extract_blobs(fg: np.ndarray, min_area: int, camera_height_m: float) -> tupl
             continue
         mask = np.zeros((h, w), bool)
         mask[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]] = crop
-        top = float(row_pitch(box.y0, h) + 90.0 / h)
-        bottom = float(row_pitch(box.y1 - 1, h) - 90.0 / h)
-        blobs.append(
-            Blob(mask, int(crop.sum()), box, yaw, pitch, top, bottom, (box.x1 - box.x0) * 360.0 / w,
-                 _camera_distance(bottom, camera_height_m))
-        )
+        blobs.append(blob_of(mask, int(crop.sum()), geo, camera_height_m))
     return tuple(sorted(blobs, key=lambda b: -b.area))
+
+
+def blob_of(mask: np.ndarray, area: int, geo: tuple[Box, float, float], camera_height_m: float) -> Blob:
+    """A Blob from its work-size mask and `mask_geometry` result: top/bottom pitch at the box's outer
+    pixel edges, angular width, and the ground distance of its lowest pixel."""
+    box, yaw, pitch = geo
+    h, w = mask.shape
+    top = float(row_pitch(box.y0, h) + 90.0 / h)
+    bottom = float(row_pitch(box.y1 - 1, h) - 90.0 / h)
+    return Blob(mask, area, box, yaw, pitch, top, bottom, (box.x1 - box.x0) * 360.0 / w,
+                _camera_distance(bottom, camera_height_m))
 
 
 def to_full(mask: np.ndarray, full_shape: tuple[int, int]) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ego360.core.geometry import row_pitch
-from ego360.models.blobs import Blob, _camera_distance, mask_geometry
+from ego360.models.blobs import Blob, _camera_distance, blob_of, mask_geometry
 
 
 def blob_from_mask(mask: np.ndarray, camera_height_m: float, cols: tuple[int, int] | None = None) -> Blob | None:
@@ -22,14 +22,7 @@ def blob_from_mask(mask: np.ndarray, camera_height_m: float, cols: tuple[int, in
         geo = mask_geometry(mask[:, cols[0]:cols[1]], cols[0], 0, mask.shape)
     else:
         geo = mask_geometry(mask)
-    if geo is None:
-        return None
-    box, yaw, pitch = geo
-    h, w = mask.shape
-    top = float(row_pitch(box.y0, h) + 90.0 / h)
-    bottom = float(row_pitch(box.y1 - 1, h) - 90.0 / h)
-    return Blob(mask, int(mask.sum()), box, yaw, pitch, top, bottom, (box.x1 - box.x0) * 360.0 / w,
-                _camera_distance(bottom, camera_height_m))
+    return None if geo is None else blob_of(mask, int(mask.sum()), geo, camera_height_m)
 
 
 def _segments(dist: np.ndarray, present: np.ndarray, rel_tol: float) -> list[tuple[int, int]]:

@@ -17,7 +17,7 @@ import math
 import cv2
 import numpy as np
 
-from ego360.core.geometry import level_matrix, yawpitch_to_dir
+from ego360.core.geometry import col_yaw, level_matrix, row_pitch, yawpitch_to_dir
 from ego360.core.packets import EgoMotion
 
 ATTITUDE_TAU_S = 2.0
@@ -120,10 +120,8 @@ class EgoMotionEstimator:
         parameters and a few hundred points take a few iterations of vectorised numpy."""
         h, w = shape
 
-        def dirs(q: np.ndarray) -> np.ndarray:
-            yaw = (q[:, 0] + 0.5) / w * 360.0 - 180.0
-            pitch = 90.0 - (q[:, 1] + 0.5) / h * 180.0
-            return yawpitch_to_dir(yaw, pitch)
+        def dirs(q: np.ndarray) -> np.ndarray:  # LK positions are pixel indices (centres at integers)
+            return yawpitch_to_dir(col_yaw(q[:, 0], w), row_pitch(q[:, 1], h))
 
         d1, d2 = dirs(q0.astype(np.float64)), dirs(q1.astype(np.float64))
         lev1 = d1 @ level_matrix(*self._att).T

@@ -39,7 +39,6 @@ class Kinematics:
     own_speed_mps: float = 0.0  # the entity's ground speed in the world (0 for a pole the wearer walks past)
     wearer_speed_mps: float = 0.0  # the wearer's own ground speed over the same window
     bearing_miss_m: float = float("inf")  # closest approach from the bearing rate (constant bearing = collision)
-    rise_m: float = 0.0  # as rise_deg, as the top edge's height above the ground (walking towards it does not count)
     top_m: float = float("nan")  # the top edge's height above the ground (recent median): a person is 1–2.3 m
 
 
@@ -118,7 +117,7 @@ class History:
         # straight from the image (no foot point), so it stays steady when a mask's bottom jitters.
         b_miss = float(d_now * np.sin(np.arctan2(abs(np.radians(omega)) * d_now, v_r))) if v_r > 0.0 else float("inf")
         return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size), own if (ux or uz) else speed, miss,
-                          tca, self._rise(), own, float(np.hypot(ux, uz)), b_miss, self._rise_m(), self._top_m())
+                          tca, self._rise(), own, float(np.hypot(ux, uz)), b_miss, self._top_m())
 
     def _top_m(self) -> float:
         top, dist = np.asarray(self.top[-5:]), np.asarray(self.dist[-5:])
@@ -126,21 +125,6 @@ class History:
         if not ok.any():
             return float("nan")
         return float(np.median(self.camera_height_m + dist[ok] * np.tan(np.radians(top[ok]))))
-
-    def _rise_m(self) -> float:
-        """Top edge's height above the ground (camera height + distance · tan(top pitch)): now vs the
-        second before the last 0.2 s."""
-        t, top, dist = np.asarray(self.t), np.asarray(self.top), np.asarray(self.dist)
-        if t.size < 8 or not (np.isfinite(top).all() and np.isfinite(dist).all()):
-            return 0.0
-        height = self.camera_height_m + dist * np.tan(np.radians(top))
-        before = (t <= t[-1] - 0.2) & (t >= t[-1] - 1.0)
-        if before.sum() < 5:
-            return 0.0
-        lo, hi = np.percentile(height[before], [20, 80])
-        if hi - lo > 0.15:  # it must have been standing still, whole
-            return 0.0
-        return float(np.median(height[-2:]) - np.median(height[before]))
 
     def _rise(self) -> float:
         """Top edge now vs. the second before the last 0.2 s (medians: one bad mask does not count)."""

@@ -17,6 +17,8 @@ import math
 import cv2
 import numpy as np
 
+from ego360.core.geometry import col_yaw, row_pitch
+
 MIN_TEXTURED = 6  # textured pixels a run needs before it can be judged
 STATIC_SHARE = 0.8  # share of its textured pixels a static surface must explain
 
@@ -45,14 +47,14 @@ def static_structure(fg: np.ndarray, world: np.ndarray, prev_world: np.ndarray, 
     if ys.size == 0 or not (step_xz[0] or step_xz[1]):
         return out
     bottoms = run_bottoms(fg)[ys, xs]
-    base_pitch = 90.0 - (bottoms + 1.0) * 180.0 / h  # the lower edge of the run's lowest pixel
+    base_pitch = row_pitch(bottoms, h) - 90.0 / h  # the lower edge of the run's lowest pixel
     grounded = base_pitch < -2.0
     ys, xs, bottoms, base_pitch = ys[grounded], xs[grounded], bottoms[grounded], base_pitch[grounded]
     if ys.size == 0:
         return out
     dist = height_m / np.tan(np.radians(-base_pitch))
-    yaw = np.radians((xs + 0.5) / w * 360.0 - 180.0)
-    pitch = np.radians(90.0 - (ys + 0.5) * 180.0 / h)
+    yaw = np.radians(col_yaw(xs, w))
+    pitch = np.radians(row_pitch(ys, h))
     px = dist * np.sin(yaw) + step_xz[0]
     pz = dist * np.cos(yaw) + step_xz[1]
     py = dist * np.tan(pitch)

@@ -85,12 +85,6 @@ def score_cue(k: Kinematics, blob: Blob, bearing_deg: float, baseline: bool = Tr
     return (scores[cue], cue) if scores[cue] > 0.0 else (0.0, "none")
 
 
-def _wrap(a: float) -> float:
-    """`wrap_deg` for one float, without numpy's per-call overhead (same arithmetic, same result)."""
-    r = (a + 180.0) % 360.0 - 180.0
-    return r + 360.0 if r <= -180.0 else r
-
-
 STATIC_MPS = 0.8  # an entity slower than this in the world stands still (poles, parked cars, a queue)
 
 
@@ -111,9 +105,9 @@ def score_walking(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float,
         s = ramp(loom_ttc, 1.5, 0.7) * ramp(blob.height_deg, 3.0, 8.0)
         return (s, "approach") if s > 0.0 else (0.0, "none")
     if k.own_speed_mps < STATIC_MPS:
-        # Standing still in the world is no threat while the wearer walks. (A raised arm — measured
-        # as the top edge's height above the ground, `k.rise_m` — fired on passers-by and parallax
-        # rims more often than on throwers in the walking scenes, so it does not alert here.)
+        # Standing still in the world is no threat while the wearer walks. (A raised-arm cue measured
+        # as the top edge's height above the ground fired on passers-by and parallax rims more often
+        # than on throwers in the walking scenes, so there is none here.)
         return 0.0, "none"
     approach = crossing = 0.0
     # A mover's mask must stand on the ground and reach a person's or a vehicle's height: a fragment
@@ -152,8 +146,8 @@ class CueTracker:
             if mf.walking and np.isfinite(blob.distance_m):
                 best = self._nearest_on_ground(free, world, blob.distance_m, mf.wearer_xz, t)
             else:
-                best = min(free, key=lambda i: abs(_wrap(world - free[i][1])), default=None)
-            if best is None or abs(_wrap(world - free[best][1])) > gate:
+                best = min(free, key=lambda i: abs(wrap_deg(world - free[i][1])), default=None)
+            if best is None or abs(wrap_deg(world - free[best][1])) > gate:
                 best, self._next = self._next, self._next + 1
                 hist = History(camera_height_m=self.camera_height_m)
             else:

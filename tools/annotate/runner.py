@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ego360.core.errors import InputError, UserError
+from ego360.tools.evaluation.parallel import connect_ray
 
 RECORD = "annotate.json"
 RECORD_FORMAT = "ego360-annotate/1"
@@ -218,16 +219,7 @@ def run_jobs(jobs: list[AnnotateJob], workers: int | None = None, ray_address: s
 
 def _run_ray(jobs: list[AnnotateJob], address: str, progress: Progress | None) -> list[AnnotateResult]:
     """One Ray task per video; paths must be readable on the workers (a shared file system)."""
-    try:
-        import ray
-    except ImportError:
-        raise UserError('--ray needs Ray: pip install "ray[default]"') from None
-    if not ray.is_initialized():
-        try:
-            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-        except ConnectionError as exc:
-            raise UserError(f"--ray {address}: cannot connect to a Ray cluster ({exc}); start one with "
-                            "`ray start --head` or pass --ray local") from None
+    ray = connect_ray(address)
     remote = ray.remote(_safe)
     refs = {remote.remote(j): j for j in jobs}
     results: dict[str, AnnotateResult] = {}

@@ -50,9 +50,9 @@ def run_tasks(tasks: Sequence[ClipTask], fn: TaskFn = evaluate_clip, workers: in
         return [f.result() for f in futures]
 
 
-def _run_ray(tasks: Sequence[ClipTask], fn: TaskFn, address: str) -> list[ClipResult]:
-    """One Ray task per clip. Paths must be readable on the workers (a shared file system); the
-    judge's API key is read from the env var on the worker, never shipped in task arguments."""
+def connect_ray(address: str) -> Any:
+    """The `ray` module, connected to `address` (`local` starts one here); one-line UserError when Ray
+    is not installed or the cluster cannot be reached. Shared by `ego360 eval` and `ego360 annotate`."""
     try:
         import ray
     except ImportError:
@@ -63,6 +63,13 @@ def _run_ray(tasks: Sequence[ClipTask], fn: TaskFn, address: str) -> list[ClipRe
         except ConnectionError as exc:
             raise UserError(f"--ray {address}: cannot connect to a Ray cluster ({exc}); start one with "
                             "`ray start --head` or pass --ray local") from None
+    return ray
+
+
+def _run_ray(tasks: Sequence[ClipTask], fn: TaskFn, address: str) -> list[ClipResult]:
+    """One Ray task per clip. Paths must be readable on the workers (a shared file system); the
+    judge's API key is read from the env var on the worker, never shipped in task arguments."""
+    ray = connect_ray(address)
     remote: Any = ray.remote(fn)
     refs = [remote.remote(t.pred_dir, t.gt, t.settings, *t.extra) for t in tasks]
     return list(ray.get(refs))
