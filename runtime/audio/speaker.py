@@ -20,9 +20,9 @@ import numpy as np
 from ego360.core.config import AudioConfig, TTSConfig
 from ego360.core.packets import Alert
 from ego360.runtime.audio.earcon import make_earcon
-from ego360.runtime.audio.pan import spatialize
 from ego360.runtime.audio.policy import Decision
 from ego360.runtime.audio.sinks import AudioOut, Handle
+from ego360.runtime.audio.spatial import make_spatializer
 from ego360.runtime.audio.tts import SpeechEngine, TTSStats, TTSWorker
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,8 @@ class Speaker:
         self._cfg = audio_cfg
         self._out = out
         self._clock = clock
-        if tts is None and tts_cfg.backend == "pyttsx3":
+        self._spatialize = make_spatializer(audio_cfg)  # audio.spatial: hrtf, or pan as the fallback
+        if tts is None and tts_cfg.backend != "none":
             tts = TTSWorker(tts_cfg, audio_cfg.sample_rate, engine_factory=engine_factory)
         self._tts = tts
         self._lock = threading.Lock()  # sinks are fed from the caller and from the TTS thread
@@ -71,7 +72,8 @@ class Speaker:
         if not decision.speak:
             return 0
         sr = self._cfg.sample_rate
-        earcon = spatialize(make_earcon(alert.bearing_deg, sr, self._cfg.earcon_ms), alert.bearing_deg, sr)
+        mono = make_earcon(alert.bearing_deg, sr, self._cfg.earcon_ms)
+        earcon = self._spatialize(mono, alert.bearing_deg, sr)
         with self._lock:
             if decision.interrupt:
                 self._counts["interrupts"] += 1
@@ -101,7 +103,7 @@ class Speaker:
                 if pcm is None:
                     self._counts["tts_failures"] += 1
                     return
-                stereo = spatialize(pcm, alert.bearing_deg, self._cfg.sample_rate)
+                stereo = self._spatialize(pcm, alert.bearing_deg, self._cfg.sample_rate)
                 self._out.play(stereo, video_t, alert.priority, after=after, queue=True)
                 self._counts["speech_played"] += 1
         except Exception:  # noqa: BLE001 - a broken sink must not kill the TTS thread
