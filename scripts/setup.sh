@@ -36,7 +36,7 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 if [ "$DEV" = 1 ]; then
   echo "[setup] python: torch, sam2, transformers, onnx, audio, eval, dev tools (first run takes minutes)"
   "${PIP[@]}" torch==2.14.1 torchvision==0.29.1 2>&1 | grep -v "is ignored: it is neither" || true
-  "${PIP[@]}" -e ".[audio,onnx,vlm,eval,dev,detect]" 2>&1 | grep -v "is ignored: it is neither" || true
+  "${PIP[@]}" -e ".[audio,voice,onnx,vlm,eval,dev,detect]" 2>&1 | grep -v "is ignored: it is neither" || true
   if ! .venv/bin/python -c "import sam2" 2>/dev/null; then
     SAM2_BUILD_CUDA=0 "${PIP[@]}" --no-build-isolation sam2==1.1.0 2>&1 | grep -v "is ignored: it is neither" || true
   fi
