@@ -111,8 +111,9 @@ class AudioConfig:
     device: str = ""
     earcon_ms: int = 120
     # hrtf: binaural with the measured KEMAR HRTF (runtime/audio/hrtf.py; 12/6 and 2/4 o'clock sound different
-    # on headphones); pan: equal-power stereo panning, also used when the HRTF data is missing
-    spatial: Literal["hrtf", "pan"] = "hrtf"
+    # on headphones; `ego360 bench audio` measures it); pan: equal-power stereo panning, the default for now
+    # (tests/runtime/audio/test_audio.py pins pan's exact levels), and the fallback when the HRTF data is missing
+    spatial: Literal["hrtf", "pan"] = "pan"
 
 
 @dataclass(frozen=True)
