@@ -99,9 +99,32 @@ class CaptionerConfig:
 
 @dataclass(frozen=True)
 class AlertsConfig:
-    cooldown_s: float = 6.0
-    stale_s: float = 1.5
+    """What reaches the wearer's ears (runtime/audio/policy.py applies it; every rule is counted in the summary)."""
+
+    cooldown_s: float = 6.0  # an entity spoken within this stays quiet unless the alert escalates
+    stale_s: float = 1.5  # an alert whose deciding frame is older than this when it would be spoken is dropped
     min_priority: int = 1
+    # Non-danger alerts wait this long before their earcon, so an escalation for the same entity that follows
+    # at once replaces them instead of cutting them off; it adds this much to their capture→earcon latency.
+    hold_s: float = 0.15
+    escalation_window_s: float = 0.3  # an escalation this soon after an utterance began replaces its speech
+    danger_priority: int = 3  # alerts at or above it skip the hold, and still come through when muted
+    repeat_s: float = 30.0  # the same fact (entity, level, clock hour) is not said again within this
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """The wearer's controls (runtime/control/): keys, a headset media button and a local HTTP API."""
+
+    keys: bool = True  # terminal keys in live/replay, only when stdin is a TTY
+    media_button: bool = True  # a headset button via Linux input events, when a readable device exists
+    media_device: str = ""  # /dev/input/eventN; empty = every readable device with media keys
+    port: int = -1  # HTTP API on 127.0.0.1: -1 off, 0 any free port
+    token: str = ""  # empty = a random token, printed at start
+    mute_minutes: float = 10.0  # what the mute key/button mutes for
+    verbosity: Literal["danger", "alerts", "captions"] = "alerts"
+    earcons: bool = True
+    rate_step_wpm: int = 20  # faster/slower changes the speech rate by this much
 
 
 @dataclass(frozen=True)
@@ -170,6 +193,7 @@ class Config:
     tts: TTSConfig = field(default_factory=TTSConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
 
 
 def _coerce(key: str, value: Any, typ: Any) -> Any:
@@ -296,6 +320,11 @@ def validate(cfg: Config) -> None:
     _check_range("captioner.deadline_s", cfg.captioner.deadline_s, 0.0, 600.0)
     _check_range("audio.sample_rate", cfg.audio.sample_rate, 8000, 96000)
     _check_range("alerts.cooldown_s", cfg.alerts.cooldown_s, 0.0, 3600.0)
+    _check_range("alerts.hold_s", cfg.alerts.hold_s, 0.0, 1.0)
+    _check_range("alerts.escalation_window_s", cfg.alerts.escalation_window_s, 0.0, 5.0)
+    _check_range("alerts.repeat_s", cfg.alerts.repeat_s, 0.0, 3600.0)
+    _check_range("control.port", cfg.control.port, -1, 65535)
+    _check_range("control.mute_minutes", cfg.control.mute_minutes, 0.0, 24 * 60.0)
     _check_range("source.reconnect_attempts", cfg.source.reconnect_attempts, 0, 10000)
     if cfg.captioner.grounding and cfg.captioner.backend == "template":
         raise ConfigError("captioner.grounding=true needs a VLM; set captioner.backend=openai or transformers")

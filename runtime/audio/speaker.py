@@ -5,10 +5,17 @@ TTS worker — no synthesis and no device I/O on the caller's (frame loop's) thr
 when ready: live, right after its earcon; in the WAV, at the earcon's video time + earcon length
 (later only if earlier speech is still playing). An interrupting alert fades out lower-priority
 sound and cancels their speech that has not started yet. TTS failures are counted, never raised.
+
+A `replace` decision (an escalation just after the entity's earcon, see policy.py) keeps the earcon
+already heard and swaps the words while they are still being synthesised: one earcon, one sentence.
+If those words were already handed to the sinks it falls back to an interrupt (counted `replace_late`).
+The wearer's controls act here too: earcons on/off, speech rate, the last alert said again, a spoken
+answer (`say`) and short confirmation cues (`play_cue`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -33,7 +40,11 @@ class SpeakerStats:
     announced: int = 0
     interrupts: int = 0
     speech_played: int = 0
-    speech_cancelled: int = 0  # interrupted before its speech was ready
+    speech_cancelled: int = 0  # interrupted or replaced before its speech was ready
+    replaced: int = 0  # an utterance's words swapped for an escalation's, under the one earcon
+    replace_late: int = 0  # the words were already placed: the escalation interrupted instead
+    said: int = 0  # control answers and repeats
+    cues: int = 0  # confirmation sounds of the wearer's controls
     tts_failures: int = 0
     tts: TTSStats | None = None
 
@@ -58,7 +69,10 @@ class Speaker:
         self._lock = threading.Lock()  # sinks are fed from the caller and from the TTS thread
         self._pending: dict[int, int] = {}  # announce seq → priority, until its speech is placed
         self._cancelled: set[int] = set()
+        self._entity: dict[int, tuple[int, Handle | None, float]] = {}  # entity → (seq, earcon, speech video_t)
         self._seq = 0
+        self.earcons = True  # the wearer may turn them off; confirmation cues still play
+        self.last_alert: Alert | None = None
         self._counts = {f: 0 for f in SpeakerStats.__dataclass_fields__ if f != "tts"}
 
     @property
@@ -66,30 +80,91 @@ class Speaker:
         with self._lock:
             return SpeakerStats(**self._counts, tts=self._tts.stats if self._tts else None)
 
+    @property
+    def rate_wpm(self) -> int | None:
+        cfg = getattr(self._tts, "_cfg", None)
+        return None if cfg is None else int(cfg.rate_wpm)
+
+    def set_rate(self, wpm: int) -> None:
+        """Speech rate for the next utterances. TTSWorker reads its config per utterance, so a replaced
+        config takes effect at once (it has no setter of its own)."""
+        setter = getattr(self._tts, "set_rate", None)
+        if setter is not None:
+            setter(int(wpm))
+        elif self._tts is not None and hasattr(self._tts, "_cfg"):
+            self._tts._cfg = dataclasses.replace(self._tts._cfg, rate_wpm=int(wpm))
+
     def announce(self, alert: Alert, decision: Decision, video_t: float) -> int:
         """Play the earcon now and queue the speech; returns monotonic ns when the earcon was handed
         to the sinks (0 when `decision.speak` is False and nothing was played)."""
         if not decision.speak:
             return 0
+        if decision.replace and self._replace(alert):
+            return self._clock()
         sr = self._cfg.sample_rate
-        mono = make_earcon(alert.bearing_deg, sr, self._cfg.earcon_ms)
-        earcon = self._spatialize(mono, alert.bearing_deg, sr)
         with self._lock:
-            if decision.interrupt:
-                self._counts["interrupts"] += 1
+            if decision.interrupt or decision.replace:
+                self._counts["interrupts" if decision.interrupt else "replace_late"] += 1
                 self._out.interrupt(alert.priority, video_t)
                 self._cancelled.update(s for s, p in self._pending.items() if p < alert.priority)
-            handle = self._out.play(earcon, video_t, alert.priority, queue=True)
+            handle, speech_t = None, video_t
+            if self.earcons:
+                mono = make_earcon(alert.bearing_deg, sr, self._cfg.earcon_ms)
+                earcon = self._spatialize(mono, alert.bearing_deg, sr)
+                handle = self._out.play(earcon, video_t, alert.priority, queue=True)
+                speech_t = video_t + len(earcon) / sr
             handed_ns = self._clock()
             self._counts["announced"] += 1
-            self._seq += 1
-            seq = self._seq
-            if self._tts is not None:
-                self._pending[seq] = alert.priority
-        if self._tts is not None:
-            speech_t = video_t + len(earcon) / sr
-            self._tts.submit(alert.text, lambda pcm: self._on_speech(seq, pcm, alert, speech_t, handle))
+            self.last_alert = alert
+            seq = self._next_seq(alert.priority)
+            self._entity[alert.entity_id] = (seq, handle, speech_t)
+        self._submit(seq, alert, speech_t, handle)
         return handed_ns
+
+    def _next_seq(self, priority: int) -> int:
+        self._seq += 1
+        if self._tts is not None:
+            self._pending[self._seq] = priority
+        return self._seq
+
+    def _submit(self, seq: int, alert: Alert, speech_t: float, after: Handle | None) -> None:
+        if self._tts is not None:
+            self._tts.submit(alert.text, lambda pcm: self._on_speech(seq, pcm, alert, speech_t, after))
+
+    def _replace(self, alert: Alert) -> bool:
+        """Swap the words of this entity's utterance, if they are not placed yet; False when too late."""
+        with self._lock:
+            prev = self._entity.get(alert.entity_id)
+            if prev is None or prev[0] not in self._pending:
+                return False
+            seq_old, handle, speech_t = prev
+            self._cancelled.add(seq_old)
+            self._counts["replaced"] += 1
+            self.last_alert = alert
+            seq = self._next_seq(alert.priority)
+            self._entity[alert.entity_id] = (seq, handle, speech_t)
+        self._submit(seq, alert, speech_t, handle)
+        return True
+
+    def say(self, alert: Alert, video_t: float, earcon: bool = False) -> None:
+        """Speak `alert.text` outside the alert rules (the wearer asked for it): queued after what is playing."""
+        sr = self._cfg.sample_rate
+        with self._lock:
+            handle, speech_t = None, video_t
+            if earcon and self.earcons:
+                mono = make_earcon(alert.bearing_deg, sr, self._cfg.earcon_ms)
+                sound = self._spatialize(mono, alert.bearing_deg, sr)
+                handle = self._out.play(sound, video_t, alert.priority, queue=True)
+                speech_t = video_t + len(sound) / sr
+            self._counts["said"] += 1
+            seq = self._next_seq(alert.priority)
+        self._submit(seq, alert, speech_t, handle)
+
+    def play_cue(self, stereo: np.ndarray, video_t: float) -> None:
+        """A confirmation sound: played at once over whatever is playing (it is short), never queued."""
+        with self._lock:
+            self._out.play(stereo, video_t, 0)
+            self._counts["cues"] += 1
 
     def _on_speech(self, seq: int, pcm: np.ndarray | None, alert: Alert, video_t: float, after: Handle) -> None:
         """Runs on the TTS thread; must never raise into it."""

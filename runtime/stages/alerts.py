@@ -3,13 +3,21 @@
 Every alert names one tracked entity (its id, role and our bearing); the first alert of an event
 uses the template caption so it never waits for a VLM, whose answers arrive later through
 `poll()` and may be spoken as a follow-up when the policy allows.
+
+The policy may hold a non-danger alert for `alerts.hold_s` (see runtime/audio/policy.py); held
+alerts are released at the start of each frame and, live, by a timer at their due time, so a held
+alert waits its hold and no longer. Every frame also refreshes `snapshot` (the tracked entities,
+read by the wearer's "what's around me"), and `floor`/`speak_captions` let the wearer's controls
+mute alerts or add captions.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +26,12 @@ from ego360.core.geometry import clock_hour
 from ego360.core.interfaces import Captioner
 from ego360.core.packets import Alert, Caption, CaptionRequest, EntityMotion, EntityUpdate, Track, Work
 from ego360.models.captioner_template import TemplateCaptioner, describe_appearance
+from ego360.runtime.services.entity_snapshot import EntitySnapshot, EntityView
 from ego360.runtime.services.events_log import EventLog
 from ego360.runtime.services.grounding_feed import GroundingFeed
 
 if TYPE_CHECKING:  # the speaker pulls in the audio stack; the session builds it
+    from ego360.runtime.audio.policy import Decision, Released
     from ego360.runtime.audio.speaker import Speaker
 
 log = logging.getLogger(__name__)
@@ -85,7 +95,13 @@ class AlertStage:
         self.live = live
         self.events = events
         self.speaker = speaker
-        self.policy = AlertPolicy(cfg.alerts)
+        self.floor: Callable[[], tuple[int, str]] = lambda: (0, "")  # the wearer's controls replace these
+        self.speak_captions: Callable[[], bool] = lambda: False
+        self.policy = AlertPolicy(cfg.alerts, gate=lambda: self.floor())
+        self.snapshot = EntitySnapshot()
+        self.video_t = 0.0  # of the latest frame: where a control's sound goes on the WAV's timeline
+        self._lock = threading.RLock()  # the policy and the speaker are driven from here and from the hold timer
+        self._timer: threading.Timer | None = None
         self.template = TemplateCaptioner()
         self.async_vlm = None
         self.feed = None
@@ -114,62 +130,124 @@ class AlertStage:
             motion_hint=motion, appearance_hint=appearance,
         )
 
-    def _policy_clock(self, work: Work, alert: Alert) -> tuple[Alert, int]:
-        """Live: wall clock. Replay: video time plus the real processing lag, so cooldowns mean the same
-        in a replay run faster than real time, while a frame that waited too long still goes stale."""
+    def _policy_clock(self, work: Work, alert: Alert) -> tuple[int, int]:
+        """(now, the deciding frame's time) on the policy's clock. Live: wall clock. Replay: video time plus
+        the real processing lag, so cooldowns mean the same in a replay run faster than real time, while a
+        frame that waited too long still goes stale."""
         now = time.monotonic_ns()
         if self.live:
-            return alert, now
+            return now, alert.capture_ns
         video_ns = int(work.packet.video_t * 1e9)
-        return dataclasses.replace(alert, capture_ns=video_ns), video_ns + (now - work.packet.capture_ns)
+        return video_ns + (now - work.packet.capture_ns), video_ns
 
-    def _speak(self, work: Work, alert: Alert) -> bool:
-        decision = self.policy.decide(*self._policy_clock(work, alert))
-        self.c.decided += 1
-        if not decision.speak:
-            self.c.suppressed += 1
-            return False
-        handed_ns = self.speaker.announce(alert, decision, work.packet.video_t)
+    def _now(self, work: Work | None) -> int:
+        if work is None or self.live:
+            return time.monotonic_ns()
+        return int(work.packet.video_t * 1e9) + (time.monotonic_ns() - work.packet.capture_ns)
+
+    def _speak(self, work: Work, alert: Alert) -> str:
+        """"spoken", "held" (the policy will release it) or "" (dropped)."""
+        with self._lock:
+            now, capture = self._policy_clock(work, alert)
+            decision = self.policy.decide(alert, now, capture)
+            self.c.decided += 1
+            if decision.reason == "held":
+                self._arm_timer(now)
+                return "held"
+            if not decision.speak:
+                self.c.suppressed += 1
+                return ""
+            self._announce(alert, decision, work.packet.video_t)
+            return "spoken"
+
+    def _announce(self, alert: Alert, decision: Decision, video_t: float) -> None:
+        handed_ns = self.speaker.announce(alert, decision, video_t)
         latency_ms = (handed_ns - alert.capture_ns) / 1e6 if handed_ns else float("nan")
-        self.events.alert(alert, latency_ms)
+        self.events.alert(alert, latency_ms, decision=decision.reason, held_ms=round(decision.held_ns / 1e6, 1))
         self.c.spoken += 1
         self.c.latencies_ms.append(latency_ms)
         self.alert_lines.append({"frame": alert.frame_index, "entity_id": alert.entity_id, "text": alert.text,
-                                 "clock": alert.clock, "bearing_deg": alert.bearing_deg, "latency_ms": latency_ms})
-        return True
+                                 "clock": alert.clock, "bearing_deg": alert.bearing_deg, "latency_ms": latency_ms,
+                                 "video_t": round(video_t, 3), "decision": decision.reason})
 
-    def _maybe_alert(self, work: Work, track: Track, speech: str, priority: int) -> Alert | None:
-        """An alert for the perpetrator when this event has not yet told the wearer this much."""
+    def _release(self, work: Work | None, flush: bool = False) -> list[Alert]:
+        """Speak the held alerts whose hold is over; each at its due time on the WAV's timeline."""
+        with self._lock:
+            out = []
+            released: list[Released] = self.policy.flush() if flush else self.policy.release(self._now(work))
+            for r in released:
+                if not r.decision.speak:
+                    self.c.suppressed += 1
+                    continue
+                self._announce(r.alert, r.decision, r.alert.video_t + r.wait_ns / 1e9)
+                out.append(r.alert)
+            return out
+
+    def _arm_timer(self, now: int) -> None:
+        """Live: release a held alert at its due time even when no frame arrives then."""
+        due = self.policy.next_due_ns()
+        if not self.live or due is None or (self._timer is not None and self._timer.is_alive()):
+            return
+        self._timer = threading.Timer(max(0.0, (due - now) / 1e9), self._on_timer)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _on_timer(self) -> None:
+        try:
+            with self._lock:
+                self._timer = None
+                self._release(None)
+                if self.policy.pending:
+                    self._arm_timer(time.monotonic_ns())
+        except Exception:  # noqa: BLE001 - a timer thread must not die silently with an alert in it
+            log.exception("releasing held alerts failed")
+
+    def _maybe_alert(self, work: Work, track: Track, speech: str, priority: int) -> tuple[Alert | None, str]:
+        """An alert for the perpetrator when this event has not yet told the wearer this much, and whether it
+        was spoken or held (a held one counts as told: the policy speaks it or its escalation)."""
         if priority <= self.alerted.get(track.entity_id, 0):
-            return None
+            return None, ""
         alert = Alert(work.packet.frame_index, work.packet.video_t, work.packet.capture_ns, track.entity_id,
                       track.role, track.bearing_deg, clock_hour(track.bearing_deg), priority, speech)
-        if not self._speak(work, alert):
-            return None
+        status = self._speak(work, alert)
+        if not status:
+            return None, ""
         self.alerted[track.entity_id] = priority
-        return alert
+        return alert, status
+
+    def _update_snapshot(self, work: Work, tracks: list[Track]) -> None:
+        views = []
+        for t in tracks:
+            m = work.entities.motion_of(t.entity_id) if work.entities is not None else None
+            views.append(EntityView(t.entity_id, t.role, t.kind, t.bearing_deg, clock_hour(t.bearing_deg),
+                                    m.distance_m if m is not None else float("inf"),
+                                    m.distance_class if m is not None else "",
+                                    motion_words(m) if m is not None else "moving"))
+        self.snapshot.update(tuple(views), work.packet.video_t)
 
     def process(self, work: Work) -> Work:
         new_caps: list[Caption] = []
-        alerts: list[Alert] = []
+        self.video_t = work.packet.video_t
+        alerts: list[Alert] = self._release(work)
         in_event = work.trigger.state in _EVENT_STATES
         if work.trigger.state == "onset":
             self.alerted.clear()
         tracks = [t for t in (work.entities.tracks if work.entities is not None else ()) if t.mask.any()]
+        self._update_snapshot(work, tracks)
         requests: dict[int, CaptionRequest] = {}
         for track in tracks:
             motion, distance, priority = motion_facts(work.entities, track, work.trigger.cue)
             request = requests[track.entity_id] = self._request(work, track, motion, distance)
             cap = self.template.caption(request)
-            alert = self._maybe_alert(work, track, cap.speech, priority) \
-                if in_event and track.role == "perpetrator" else None
+            alert, status = self._maybe_alert(work, track, cap.speech, priority) \
+                if in_event and track.role == "perpetrator" else (None, "")
             old = self.captions.get(track.entity_id)
             # A caption is (re)made when the entity is new, its role changed, or an alert said something new.
             if old is None or old.role != cap.role or (alert is not None and old.motion != cap.motion):
                 self.captions[track.entity_id] = cap
                 self.c.captions_template += 1
                 new_caps.append(cap)
-            if alert is not None:
+            if status == "spoken":
                 alerts.append(alert)
         if self.feed is not None:
             self.feed.observe(work.packet.image, work.packet.video_t, tracks,
@@ -179,6 +257,8 @@ class AlertStage:
         new_caps += self._poll_vlm(work, in_event)
         for cap in new_caps:
             self.events.caption(cap)
+        if new_caps and self.speak_captions():
+            self._speak_captions(work, tracks, new_caps, {a.entity_id for a in alerts})
         return dataclasses.replace(work, captions=tuple(new_caps), alerts=tuple(alerts))
 
     def _poll_vlm(self, work: Work, in_event: bool) -> list[Caption]:
@@ -195,7 +275,7 @@ class AlertStage:
                 if bearing is not None:
                     alert = Alert(work.packet.frame_index, work.packet.video_t, work.packet.capture_ns,
                                   cap.entity_id, cap.role, bearing, clock_hour(bearing), 1, cap.speech)
-                    self.c.follow_ups += self._speak(work, alert)
+                    self.c.follow_ups += self._speak(work, alert) != ""
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -218,7 +298,22 @@ class AlertStage:
             out["speaker"] = dataclasses.asdict(stats)
         return out
 
+    def _speak_captions(self, work: Work, tracks: list[Track], caps: list[Caption], alerted: set[int]) -> None:
+        """Verbosity "alerts and captions": a new caption of an entity not alerted on this frame is said as the
+        lowest-level alert (the policy's cooldown, repeat and staleness rules apply to it as to any)."""
+        by_id = {t.entity_id: t for t in tracks}
+        for cap in caps:
+            t = by_id.get(cap.entity_id)
+            if t is None or cap.entity_id in alerted or not cap.speech:
+                continue
+            self._speak(work, Alert(work.packet.frame_index, work.packet.video_t, work.packet.capture_ns,
+                                    cap.entity_id, cap.role, t.bearing_deg, clock_hour(t.bearing_deg), 1, cap.speech))
+
     def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._release(None, flush=True)  # held alerts are still said (and written to the WAV)
         if self.async_vlm is not None:
             self.async_vlm.close()
         if self.grounding is not None:

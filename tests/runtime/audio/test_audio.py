@@ -23,6 +23,7 @@ from ego360.runtime.audio.tts import TTSWorker
 SR = 16000
 NS = 1_000_000_000
 SPEAK = Decision(True, False, "speak")
+LEGACY = {"hold_s": 0.0, "repeat_s": 0.0}  # the rules before the hold and the repeat throttle (tested apart)
 
 
 def make_alert(
@@ -125,7 +126,7 @@ def test_earcon_front_rises_behind_falls_lower():
 
 
 def test_policy_cooldown_allows_only_escalation():
-    pol = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=1.5, min_priority=1))
+    pol = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=1.5, min_priority=1, **LEGACY))
     assert pol.decide(make_alert(1, 1, 0.0), 0).speak
     repeat = pol.decide(make_alert(1, 1, 3.0), 3 * NS)  # the first utterance (~1 s) has ended
     assert repeat == Decision(False, False, "cooldown")
@@ -138,7 +139,7 @@ def test_policy_cooldown_allows_only_escalation():
 
 
 def test_policy_drops_stale_and_low_priority():
-    pol = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=1.5, min_priority=2))
+    pol = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=1.5, min_priority=2, **LEGACY))
     assert pol.decide(make_alert(1, 1, 0.0), 0).reason == "below-min-priority"
     assert pol.decide(make_alert(1, 2, 0.0), int(1.6 * NS)).reason == "stale"
     assert pol.decide(make_alert(1, 2, 0.0), int(1.4 * NS)).speak
@@ -147,14 +148,14 @@ def test_policy_drops_stale_and_low_priority():
 
 
 def test_policy_interrupts_lower_and_queues_equal():
-    pol = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=1.5, min_priority=1))
+    pol = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=1.5, min_priority=1, **LEGACY))
     long_text = "a person is walking towards you from the left side quite fast"
     assert pol.decide(make_alert(1, 1, 0.0, text=long_text), 0) == Decision(True, False, "speak")
     # 0.5 s later the first utterance (~4 s) is still playing
     assert pol.decide(make_alert(2, 1, 0.5), int(0.5 * NS)).reason == "stale"  # would wait > 1.5 s
     assert pol.decide(make_alert(3, 3, 0.5), int(0.5 * NS)) == Decision(True, True, "interrupt")
     # a short equal-priority alert queues behind the (short) interrupting one if it will still be fresh
-    pol2 = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=3.0, min_priority=1))
+    pol2 = AlertPolicy(AlertsConfig(cooldown_s=6.0, stale_s=3.0, min_priority=1, **LEGACY))
     assert pol2.decide(make_alert(1, 2, 0.0, text="car"), 0).reason == "speak"
     assert pol2.decide(make_alert(2, 2, 0.2, text="bike"), int(0.2 * NS)) == Decision(True, False, "queued")
     assert pol2.decide(make_alert(3, 1, 5.0), 5 * NS).reason == "speak"  # idle again: no interrupt
