@@ -9,7 +9,11 @@ request that still fails resolves to None — the alert's earcon and event still
 counted. Callers never wait on the engine: `submit` returns a Future at once.
 
 `engine_factory` builds the engine (any object with `synth_to_file(text, path, rate_wpm, voice)`);
-tests pass failing engines through it.
+tests pass failing engines through it. Without one, `cfg.backend` chooses: pyttsx3, or piper
+(tts_piper.py) with pyttsx3 behind it: a request the neural voice gives up on (after its retries) is
+spoken by pyttsx3, and pyttsx3 serves the rest of the run, so a broken model costs one slow request
+at most, never an alert. Piper missing altogether (package or voice not installed) starts on pyttsx3,
+with one warning. `fallback_factory` lets tests put their own engine behind a failing one.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ class TTSStats:
     retries: int = 0  # extra attempts made
     attempt_failures: int = 0
     reinits: int = 0
+    fallbacks: int = 0  # switches from the configured engine to the fallback engine (0 or 1 per run)
     synth_ms_total: float = 0.0
     synth_ms_max: float = 0.0
 
@@ -153,13 +158,15 @@ class TTSWorker:
         sample_rate: int,
         engine_factory: Callable[[], SpeechEngine] | None = None,
         warm_up: bool = True,
+        fallback_factory: Callable[[], SpeechEngine] | None = None,
     ) -> None:
         self._cfg = cfg
         self._sample_rate = int(sample_rate)
-        self._factory = engine_factory or Pyttsx3Engine
+        self._stats: dict[str, float] = {f: 0 for f in TTSStats.__dataclass_fields__}
+        self._chain = self._engine_chain(cfg, engine_factory, fallback_factory)  # [(name, factory), ...]
+        self._level = 0  # index into _chain of the engine in use
         self._warm_up = warm_up
         self._queue: queue.Queue[_Request | None] = queue.Queue()
-        self._stats: dict[str, float] = {f: 0 for f in TTSStats.__dataclass_fields__}
         self._lock = threading.Lock()
         self._engine: SpeechEngine | None = None
         self._tmp = Path(tempfile.mkdtemp(prefix="ego360-tts-"))
@@ -167,6 +174,26 @@ class TTSWorker:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="tts-worker", daemon=True)
         self._thread.start()
+
+    def _engine_chain(self, cfg: TTSConfig, primary, fallback) -> list[tuple[str, Callable[[], SpeechEngine]]]:
+        if primary is not None:
+            return [("custom", primary)] + ([("fallback", fallback)] if fallback is not None else [])
+        if cfg.backend != "piper":
+            return [("pyttsx3", Pyttsx3Engine)]
+        from ego360.runtime.audio.tts_piper import PiperUnavailable, piper_factory
+
+        try:
+            chain = [("piper", piper_factory(cfg))]
+        except PiperUnavailable as exc:
+            log.warning("tts.backend=piper: %s; speaking with pyttsx3", exc)
+            self._stats["fallbacks"] += 1
+            chain = []
+        return chain + [("pyttsx3", fallback or Pyttsx3Engine)]
+
+    @property
+    def engine_name(self) -> str:
+        """The engine speaking now ("piper", "pyttsx3", …)."""
+        return self._chain[self._level][0]
 
     @property
     def stats(self) -> TTSStats:
@@ -215,14 +242,42 @@ class TTSWorker:
                 fut.set_result(self._synth_with_retries(text))
 
     def _warm(self) -> None:
-        """First utterance in a process is the one most likely to misbehave; spend it on a throwaway."""
-        try:
-            self._attempt(self.WARMUP_TEXT)
-        except Exception as exc:  # noqa: BLE001 - any engine failure is recoverable here
-            log.debug("TTS warm-up failed (%s); re-initialising", exc)
-            self._reset_engine()
+        """First utterance in a process is the one most likely to misbehave; spend it on a throwaway.
+        An engine that cannot even be built (missing or corrupt voice model) hands over to the next now."""
+        while True:
+            try:
+                self._attempt(self.WARMUP_TEXT)
+                return
+            except Exception as exc:  # noqa: BLE001 - any engine failure is recoverable here
+                built = self._engine is not None
+                log.debug("TTS warm-up of %s failed (%s); re-initialising", self.engine_name, exc)
+                self._reset_engine()
+                if built or not self._switch(f"could not start ({exc})"):
+                    return
+
+    def _switch(self, why: str) -> bool:
+        """Move to the next engine of the chain; False when there is none."""
+        if self._level + 1 >= len(self._chain):
+            return False
+        failed = self.engine_name
+        self._level += 1
+        self._engine = None
+        self._bump("fallbacks")
+        log.warning("TTS engine %s %s; speaking with %s from now on", failed, why, self.engine_name)
+        return True
 
     def _synth_with_retries(self, text: str) -> np.ndarray | None:
+        """The engine in use with its retries; if it gives up, the next engine of the chain takes over."""
+        while True:
+            pcm = self._synth_one_engine(text)
+            if pcm is not None:
+                return pcm
+            if not self._switch(f"failed on {text!r}"):
+                self._bump("failed")
+                log.warning("TTS gave up on %r; alert continues without speech", text)
+                return None
+
+    def _synth_one_engine(self, text: str) -> np.ndarray | None:
         attempts = 1 + max(0, self._cfg.retries)
         for i in range(attempts):
             if i:
@@ -231,9 +286,12 @@ class TTSWorker:
             try:
                 pcm = self._attempt(text)
             except Exception as exc:  # noqa: BLE001 - a TTS failure must never stop the run
+                built = self._engine is not None
                 self._bump("attempt_failures")
                 log.debug("TTS attempt %d for %r failed: %s", i + 1, text, exc)
                 self._reset_engine()
+                if not built and self._level + 1 < len(self._chain):
+                    break  # it cannot even be built: retrying only delays the fallback's speech
                 continue
             ms = (time.perf_counter() - t0) * 1000.0
             with self._lock:
@@ -241,13 +299,12 @@ class TTSWorker:
                 self._stats["synth_ms_total"] += ms
                 self._stats["synth_ms_max"] = max(self._stats["synth_ms_max"], ms)
             return pcm
-        self._bump("failed")
-        log.warning("TTS gave up on %r after %d attempts; alert continues without speech", text, attempts)
+        log.debug("TTS engine %s gave up on %r after %d attempts", self.engine_name, text, attempts)
         return None
 
     def _attempt(self, text: str) -> np.ndarray:
         if self._engine is None:
-            self._engine = self._factory()
+            self._engine = self._chain[self._level][1]()
         self._seq += 1
         path = self._tmp / f"u{self._seq}.wav"
         try:
