@@ -15,7 +15,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "replay": ("ego360.tools.bench.replay", "the alert path per stage: fps, capture→earcon latency, RSS, side by side"),
     "tracker": ("ego360.tools.bench.tracker", "SAM2 tracker alone per frame: backend, model, size, objects, dtype"),
     "egomotion": ("ego360.tools.bench.egomotion", "ego-motion (heading, speed, head bob) vs a walking scene's pose"),
-    "tts": ("ego360.tools.bench.tts", "speech engine: synthesis time and failures over fresh processes"),
+    "tts": ("ego360.tools.bench.tts", "speech engines: time to first audio, real-time factor, failures per process"),
     "audio": ("ego360.tools.bench.audio", "binaural vs pan per clock hour: ITD, ILD, front/back spectra, WAVs"),
 }
 
