@@ -31,6 +31,7 @@ from ego360.runtime.stages.trigger import TriggerStage
 
 if TYPE_CHECKING:  # the speaker pulls in the audio stack; built only when a run starts
     from ego360.runtime.audio.speaker import Speaker
+    from ego360.runtime.control import ControlSession
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +125,23 @@ def _cuda_sync() -> Any | None:
 
 def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, *, live: bool = False,
                 speaker: Speaker | None = None, progress: Callable[[Work], None] | None = None,
-                cuda_sync: bool = False) -> SessionResult:
-    """Run to the end of the source; writes events.jsonl, alerts.wav and annotated.mp4 in out_dir."""
+                cuda_sync: bool = False, controls: bool = False,
+                on_controls: Callable[[ControlSession], None] | None = None) -> SessionResult:
+    """Run to the end of the source; writes events.jsonl, alerts.wav and annotated.mp4 in out_dir.
+
+    `controls`: the wearer's controls for this run (`cfg.control`: terminal keys when stdin is a TTY, a
+    media button when one is readable, the HTTP API when `control.port` >= 0); `on_controls` is called
+    once they are up (the live command prints the API's address and token there)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     info: SourceInfo = source.info
     stages, events, video, alert_stage, output = build_stages(cfg, mounting, info, out_dir, live=live, speaker=speaker)
+    control = None
+    if controls:
+        from ego360.runtime.control import ControlSession
+
+        control = ControlSession(cfg, alert_stage)
+        if on_controls is not None:
+            on_controls(control)
     runner = Runner(source, stages, queue_size=cfg.runner.queue_size, process_every=cfg.runner.process_every,
                     sink=progress, sync=_cuda_sync() if cuda_sync else None)
     t0 = time.perf_counter()
@@ -136,6 +149,8 @@ def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, 
         stats = runner.run()
     finally:
         source.close()
+        if control is not None:
+            control.close()
         alert_stage.close()
         detections = getattr(stages[1][0], "detections", None)
         if detections is not None:
@@ -148,6 +163,7 @@ def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, 
         "mounting": dataclasses.asdict(mounting),
         **stats.summary(),
         "alerts": alert_stage.summary(),
+        "control": control.summary() if control is not None else None,
         "detector": detections.stats() if detections is not None else None,  # its own thread, off the frame loop
         "capture_to_output_ms": _percentiles(output.latencies_ms),
         "peak_rss_mb": round(_peak_rss_mb(), 1),

@@ -5,8 +5,8 @@ uses the template caption so it never waits for a VLM, whose answers arrive late
 `poll()` and may be spoken as a follow-up when the policy allows.
 
 The policy may hold a non-danger alert for `alerts.hold_s` (see runtime/audio/policy.py); held
-alerts are released at the start of each frame and, live, by a timer at their due time, so a held
-alert waits its hold and no longer. Every frame also refreshes `snapshot` (the tracked entities,
+alerts are released after each frame's own alerts are decided and, live, also by a timer at their due
+time, so a held alert waits its hold and no longer. Every frame also refreshes `snapshot` (the tracked entities,
 read by the wearer's "what's around me"), and `floor`/`speak_captions` let the wearer's controls
 mute alerts or add captions.
 """
@@ -131,19 +131,19 @@ class AlertStage:
         )
 
     def _policy_clock(self, work: Work, alert: Alert) -> tuple[int, int]:
-        """(now, the deciding frame's time) on the policy's clock. Live: wall clock. Replay: video time plus
-        the real processing lag, so cooldowns mean the same in a replay run faster than real time, while a
+        """(now, the deciding frame's time) on the policy's clock. Live: the wall clock. Replay: the video
+        time, with the frame's real processing lag taken off its capture time — so cooldowns and holds mean
+        the same in a replay run faster than real time (and its WAV is the same from run to run), while a
         frame that waited too long still goes stale."""
-        now = time.monotonic_ns()
         if self.live:
-            return now, alert.capture_ns
+            return time.monotonic_ns(), alert.capture_ns
         video_ns = int(work.packet.video_t * 1e9)
-        return video_ns + (now - work.packet.capture_ns), video_ns
+        return video_ns, video_ns - (time.monotonic_ns() - work.packet.capture_ns)
 
     def _now(self, work: Work | None) -> int:
         if work is None or self.live:
             return time.monotonic_ns()
-        return int(work.packet.video_t * 1e9) + (time.monotonic_ns() - work.packet.capture_ns)
+        return int(work.packet.video_t * 1e9)
 
     def _speak(self, work: Work, alert: Alert) -> str:
         """"spoken", "held" (the policy will release it) or "" (dropped)."""
@@ -228,7 +228,9 @@ class AlertStage:
     def process(self, work: Work) -> Work:
         new_caps: list[Caption] = []
         self.video_t = work.packet.video_t
-        alerts: list[Alert] = self._release(work)
+        # Live, a held alert is due on the wall clock (its timer may be a little late): out before this frame.
+        # Replay, the frame's own alerts are decided first, as they would be live when the lag does not grow.
+        alerts: list[Alert] = self._release(work) if self.live else []
         in_event = work.trigger.state in _EVENT_STATES
         if work.trigger.state == "onset":
             self.alerted.clear()
@@ -255,6 +257,7 @@ class AlertStage:
             for eid in work.entities.lost_entities if work.entities is not None else ():
                 self.feed.forget(eid)
         new_caps += self._poll_vlm(work, in_event)
+        alerts += self._release(work)
         for cap in new_caps:
             self.events.caption(cap)
         if new_caps and self.speak_captions():

@@ -22,9 +22,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--camera", default="0", metavar="SPEC", help="camera spec (default: 0)")
     p.add_argument("--out", default=None, metavar="DIR", help="log folder (default: out/live-<time>)")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    add_control_args(p)
     add_yaw_offset(p)
     add_config_args(p)
     p.set_defaults(func=run)
+
+
+def add_control_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--control-port", type=int, default=None, metavar="PORT",
+                   help="serve the wearer's control API on http://127.0.0.1:PORT (0 = any free port; "
+                        "default: control.port, -1 = off)")
+    p.add_argument("--control-token", default=None, metavar="TOKEN",
+                   help="the API's token (default: control.token, or a random one printed at start)")
+
+
+def control_overrides(args: argparse.Namespace) -> list[str]:
+    out = []
+    if args.control_port is not None:
+        out.append(f"control.port={args.control_port}")
+    if args.control_token is not None:
+        out.append(f"control.token={args.control_token}")
+    return out
+
+
+def print_controls(console, control) -> None:
+    """How to reach the controls: the keys when they are read, the API's address and token."""
+    from ego360.runtime.control.keys import key_help
+
+    if control.keys is not None:
+        console.print(key_help())
+    if control.server is not None:
+        console.print(f"control API: {control.server.url}/api/state  token: {control.server.token}", soft_wrap=True)
 
 
 class _TimeLimited:
@@ -46,6 +74,11 @@ class _TimeLimited:
             if timer is not None:
                 timer.cancel()
 
+    @property
+    def health(self):
+        """The wrapped source's damage counters (None for a source without them)."""
+        return getattr(self.source, "health", None)
+
     def close(self) -> None:
         self.source.close()
 
@@ -57,13 +90,14 @@ def run(args: argparse.Namespace) -> int:
     from ego360.runtime.session import run_session
     from ego360.runtime.sources import open_source
 
-    cfg = config_from_args(args, extra=["output.annotated_video=false"])
+    cfg = config_from_args(args, extra=["output.annotated_video=false", *control_overrides(args)])
     out = prepare_out_dir(args.out or f"out/live-{time.strftime('%Y%m%d-%H%M%S')}")
     mounting = resolve_mounting(cfg.bearings, args.yaw_offset)
     source = _TimeLimited(open_source(args.camera, cfg.source, live=True), args.duration)
     console = Console()
     console.print(f"live: {source.info.name} {source.info.width}×{source.info.height} @ {source.info.fps:.1f} fps "
                   f"(Ctrl-C to stop)")
-    result = run_session(cfg, source, out, mounting, live=True)
+    result = run_session(cfg, source, out, mounting, live=True, controls=True,
+                         on_controls=lambda control: print_controls(console, control))
     print_alerts(console, result)
     return 0

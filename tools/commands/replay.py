@@ -11,6 +11,7 @@ from ego360.tools.commands._common import (
     prepare_out_dir,
     print_alerts,
 )
+from ego360.tools.commands.live import add_control_args, control_overrides, print_controls
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("clip", metavar="CLIP", help="video file, image folder, or scenario:NAME")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--realtime", action="store_true", help="pace frames to the clip fps (default: as fast as possible)")
+    add_control_args(p)
     add_yaw_offset(p)
     add_config_args(p)
     p.set_defaults(func=run)
@@ -32,12 +34,13 @@ def run(args: argparse.Namespace) -> int:
     from ego360.runtime.session import run_session
     from ego360.runtime.sources import open_source
 
-    cfg = config_from_args(args)
+    cfg = config_from_args(args, extra=control_overrides(args))
     out = prepare_out_dir(args.out)
     mounting = resolve_mounting(cfg.bearings, args.yaw_offset)
     source = open_source(args.clip, cfg.source, realtime=args.realtime or cfg.runner.realtime, live=False)
     console = Console(stderr=True)
     with console.status(f"replaying {args.clip} …"):
-        result = run_session(cfg, source, out, mounting, live=False)
+        result = run_session(cfg, source, out, mounting, live=False, controls=True,
+                             on_controls=lambda control: print_controls(console, control))
     print_alerts(Console(), result)
     return 0
