@@ -36,6 +36,7 @@ class SourceConfig:
     reconnect_backoff_s: float = 0.5
     reconnect_backoff_max_s: float = 8.0
     max_width: int = 1920  # frames wider than this are downscaled at the source boundary
+    damage_checks: bool = True  # frame-quality checks on camera/stream frames (grey, smeared, frozen, abrupt)
 
 
 @dataclass(frozen=True)

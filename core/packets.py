@@ -23,6 +23,12 @@ class FramePacket:
     video_t: float  # seconds into the clip (or since the live stream started)
     capture_ns: int  # time.monotonic_ns() when the frame was read
     image: np.ndarray = field(repr=False)
+    # Damage at the source (a stream joined mid-way, lost packets, a stalled camera): `discontinuity` marks
+    # the first frame after skipped frames or a timestamp gap, `gap_s` the video seconds missing (inf when
+    # unknown); `damaged` frames were decoded from damaged references and must never produce an alert.
+    discontinuity: bool = False
+    damaged: bool = False
+    gap_s: float = 0.0
 
     @property
     def height(self) -> int:

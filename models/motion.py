@@ -76,6 +76,15 @@ class MotionAnalyzer(GhostRepair):
         self._repaired: list[Box] = []  # world boxes whose ghost was relearnt
         self._protect: np.ndarray | None = None  # work-size camera mask the tracker holds (next frame)
 
+    def reset(self) -> None:
+        """Forget the scene (after a stream discontinuity): the next frame starts a fresh background."""
+        with self._lock:
+            self._bg = self._fine_bg = self._fine_world = None
+            self._still, self._walk_votes, self.walking = [], 0, False
+            self._walk_history.clear()
+            self._cache.clear()
+            self.ego.reset()
+
     def protect(self, mask: np.ndarray | None) -> None:
         """Pixels of tracked entities: the background must not learn them, or a person who stops
         (reaching, threatening, throwing) would fade into it and lose its mask."""

@@ -125,6 +125,8 @@ class RunStats:
     wall_s: float = 0.0
     stages: list[StageStats] = field(default_factory=list)
     source_error: str | None = None
+    source_health: dict[str, int] | None = None  # damage counters of a camera/stream source (`health`)
+    stage_counters: dict[str, dict[str, int]] = field(default_factory=dict)  # a stage's own `counters()`
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -133,6 +135,7 @@ class RunStats:
             "wall_s": round(self.wall_s, 3),
             "processed_fps": round(self.frames_processed / self.wall_s, 3) if self.wall_s > 0 else 0.0,
             "stages": [s.summary() for s in self.stages], "source_error": self.source_error,
+            "source_health": self.source_health, "stage_counters": self.stage_counters,
         }
 
 
@@ -243,6 +246,9 @@ class Runner:
             st.dropped = q.dropped
         self.stats.frames_dropped = sum(q.dropped for q in self.queues)
         self.stats.frames_processed = self.stats.stages[-1].count
+        health = getattr(self.source, "health", None)
+        self.stats.source_health = health.summary() if health is not None else None
+        self.stats.stage_counters = {s.name: s.counters() for s, _ in self.stages if hasattr(s, "counters")}
         if self.on_error == "raise" and self._stage_errors:
             raise self._stage_errors[0]
         return self.stats

@@ -1,16 +1,18 @@
-"""Live cameras and streams through OpenCV, with bounded reconnects.
+"""Live cameras and streams with bounded reconnects and a damage guard.
 
 A wearer's stream drops (Wi-Fi, USB unplug, a phone app restarting); the process must stay up and
-resume, but a stream that never returns must end cleanly instead of hanging the runtime. OpenCV's
-open/read timeouts bound every blocking call (without them a dead stream blocks read() ~30 s).
+resume, but a stream that never returns must end cleanly instead of hanging the runtime. Open/read
+timeouts bound every blocking call (without them a dead stream blocks read() ~30 s). Stream URLs are
+decoded with PyAV and devices with OpenCV (`stream.py`); every decoded frame passes `DamageGuard`
+(`damage.py`), so a stream joined mid-way or losing packets never hands damage to the motion model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +24,8 @@ from ego360.core.errors import InputError
 from ego360.core.packets import FramePacket, SourceInfo
 from ego360.runtime.sources.base import SourceBase
 from ego360.runtime.sources.checks import check_frame
+from ego360.runtime.sources.damage import DamageGuard, SourceHealth
+from ego360.runtime.sources.stream import AvReader, CvReader, Decoded, open_av, open_cv
 
 log = logging.getLogger("ego360.runtime.sources.camera")
 
@@ -87,7 +91,7 @@ class CameraSource(SourceBase):
         self.cfg = cfg or SourceConfig()
         self.stats = CameraStats()
         self._lock = threading.Lock()  # guards _cap: close() may come from another thread
-        self._cap: cv2.VideoCapture | None = None
+        self._cap: AvReader | CvReader | None = None
         self.kind, self._target, self._api, self._params = _backend(self.spec, self.cfg)
         cap, first, reason = self._connect()
         if cap is None:
@@ -95,50 +99,62 @@ class CameraSource(SourceBase):
             raise InputError(f"camera {self.spec!r}: {reason}{within}; "
                              "check the device or URL and that the stream is running")
         self._cap = cap
-        image = check_frame(first[0], self.spec, order="bgr", max_width=self.cfg.max_width)
-        self._pending: tuple[np.ndarray, int] | None = (image, first[1])
-        self._start_ns = first[1]
-        fps = _clean_fps(cap.get(cv2.CAP_PROP_FPS), self.spec)
+        image = check_frame(first.image, self.spec, order=cap.order, max_width=self.cfg.max_width)
+        self._pending: Decoded | None = dataclasses.replace(first, image=image)
+        self._start_ns = first.capture_ns
+        fps = _clean_fps(cap.fps, self.spec)
         height, width = image.shape[:2]
         self.info = SourceInfo(name=self.spec, width=width, height=height, fps=fps, num_frames=None,
                                live=live is not False)
+        self.guard = DamageGuard(fps, has_keys=cap.has_keys, check_quality=self.cfg.damage_checks)
         log.info("camera %s (%s, %s): delivers %dx%d at %.2f fps (stream %dx%d)", self.spec, self.kind,
-                 cap.getBackendName(), width, height, fps, first[0].shape[1], first[0].shape[0])
+                 cap.backend, width, height, fps, first.image.shape[1], first.image.shape[0])
 
-    def _connect(self) -> tuple[cv2.VideoCapture | None, tuple[np.ndarray, int] | None, str]:
+    @property
+    def health(self) -> SourceHealth:
+        """Damage counters (decoded, skipped by reason, decoder errors, discontinuities) for the summary."""
+        return self.guard.health
+
+    def _connect(self) -> tuple[AvReader | CvReader | None, Decoded | None, str]:
         """Open and read one frame: a stream that opens but sends nothing is not connected."""
-        cap = cv2.VideoCapture(self._target, self._api, self._params)
-        if not cap.isOpened():
-            cap.release()
+        if self.kind == "stream":
+            cap = open_av(self.spec, self.cfg.open_timeout_ms / 1000, self.cfg.read_timeout_ms / 1000)
+        else:
+            cap = open_cv(self._target, self._api, self._params)
+        if cap is None:
             return None, None, "could not open it"
-        ok, frame = cap.read()
-        capture_ns = time.monotonic_ns()
-        if not ok or frame is None or frame.size == 0:
+        first = cap.read()
+        if first is None:
             cap.release()
             return None, None, "opened but delivered no frame"
-        return cap, (frame, capture_ns), ""
+        return cap, first, ""
 
-    def _normalise(self, frame: np.ndarray) -> np.ndarray:
+    def _normalise(self, frame: np.ndarray, order: str) -> np.ndarray:
         """check_frame, then hold the size from the first connection (a reconnect may renegotiate)."""
-        image = check_frame(frame, self.spec, order="bgr", max_width=self.cfg.max_width)
+        image = check_frame(frame, self.spec, order=order, max_width=self.cfg.max_width)
         if image.shape[:2] != (self.info.height, self.info.width):
             log.warning("camera %s now sends %dx%d; resizing to %dx%d", self.spec, image.shape[1],
                         image.shape[0], self.info.width, self.info.height)
             image = cv2.resize(image, (self.info.width, self.info.height), interpolation=cv2.INTER_AREA)
         return image
 
-    def _read(self) -> tuple[np.ndarray, int] | None:
+    def _read(self) -> Decoded | None:
         if self._pending is not None:
             pending, self._pending = self._pending, None
             return pending
         with self._lock:
             if self._cap is None:
                 return None
-            ok, frame = self._cap.read()
-            capture_ns = time.monotonic_ns()
-        if not ok or frame is None or frame.size == 0:
+            cap = self._cap
+            got = cap.read()
+            errors, cap.decoder_errors = cap.decoder_errors, 0
+            corrupt, cap.corrupt_packets = cap.corrupt_packets, 0
+        for _ in range(errors):
+            self.guard.decoder_error()
+        self.guard.health.corrupt_packets += corrupt
+        if got is None:
             return None
-        return self._normalise(frame), capture_ns
+        return dataclasses.replace(got, image=self._normalise(got.image, cap.order))
 
     def __iter__(self) -> Iterator[FramePacket]:
         index = 0
@@ -152,9 +168,13 @@ class CameraSource(SourceBase):
                     if not self._reconnect():
                         break
                     continue
-                image, capture_ns = got
+                d = self.guard.decide(got.image, pts=got.pts, capture_t=(got.capture_ns - self._start_ns) / 1e9,
+                                      key=got.key, corrupt=got.corrupt)
+                if not d.deliver:
+                    continue
                 self.stats.frames += 1
-                yield FramePacket(index, (capture_ns - self._start_ns) / 1e9, capture_ns, image)
+                yield FramePacket(index, d.video_t, got.capture_ns, got.image, discontinuity=d.discontinuity,
+                                  damaged=d.damaged, gap_s=d.gap_s)
                 index += 1
         finally:
             if self.closed:
@@ -174,7 +194,8 @@ class CameraSource(SourceBase):
             if cap is not None:
                 with self._lock:
                     self._cap = cap
-                self._pending = (self._normalise(first[0]), first[1])
+                self._pending = dataclasses.replace(first, image=self._normalise(first.image, cap.order))
+                self.guard.restart()
                 self.stats.reconnects += 1
                 log.warning("camera %s: reconnected on attempt %d", self.spec, attempt)
                 return True

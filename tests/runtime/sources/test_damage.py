@@ -1,0 +1,154 @@
+"""Damage at the source (issue 14 item 0): the quality checks on synthetic damage, the key-frame wait,
+timestamp gaps and the trigger stage's re-warm — each test fails if its check is taken out."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ego360.core.config import TriggerConfig
+from ego360.core.packets import FramePacket
+from ego360.runtime.sources.damage import FROZEN_S, DamageGuard
+from ego360.runtime.sources.quality import QualityCheck
+
+
+@pytest.fixture(scope="module")
+def frames(synth):
+    """Street frames (960×480) with a person walking up from +150°: real texture, sensor noise."""
+    scene = synth.approach_scene(width=960)
+    return [scene.render(i)[0] for i in range(0, 150, 3)]
+
+
+def _grey_block(img: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """What a decoder shows for macroblocks whose reference it never received: Y = U = V = 128."""
+    out = img.copy()
+    out[rows, cols] = 128
+    return out
+
+
+def _smear(img: np.ndarray, y0: int, y1: int, mb: int = 16) -> np.ndarray:
+    """Error concealment that stretches each macroblock row's top line down the row."""
+    out = img.copy()
+    for y in range(y0, y1, mb):
+        out[y:y + mb] = out[y]
+    return out
+
+
+def test_clean_frames_pass_and_the_checks_find_grey_and_smeared_damage(frames):
+    q = QualityCheck()
+    verdicts = [q.check(f, i / 10) for i, f in enumerate(frames[:10])]
+    assert not any(v.damaged or v.abrupt or v.frozen for v in verdicts)
+    grey = q.check(_grey_block(frames[10], slice(200, 480), slice(0, 960)), 1.0)
+    assert grey.damaged and grey.reason == "grey"
+    small_grey = q.check(_grey_block(frames[10], slice(300, 380), slice(400, 560)), 1.05)  # 2.7 % of blocks
+    assert not small_grey.damaged  # below GREY_FRACTION: a small flat patch is not a broken frame
+    smear = q.check(_smear(frames[11], 160, 320), 1.1)
+    assert smear.damaged and smear.reason == "smear"
+    after = q.check(frames[12], 1.2)  # the damage did not become the reference
+    assert not after.damaged and not after.abrupt
+
+
+def test_grey_that_stays_is_the_scene_not_damage(frames):
+    """A grey wall is grey in every frame (and from the first): never skipped for ever."""
+    q = QualityCheck(persistent_s=1.0)
+    walled = [_grey_block(f, slice(0, 240), slice(0, 480)) for f in frames[:30]]
+    assert not q.check(walled[0], 0.0).damaged  # first frame, not marked corrupt: no reference to differ from
+    q2 = QualityCheck(persistent_s=1.0)
+    assert q2.check(frames[0], 0.0).damaged is False
+    damaged = [q2.check(f, (i + 1) / 10).damaged for i, f in enumerate(walled[1:])]
+    assert damaged[0] and not damaged[-1]  # appears → damage; stays over a second → the scene
+    assert sum(damaged) == 10
+
+
+def test_corrupt_first_frame_with_grey_is_damaged(frames):
+    q = QualityCheck()
+    assert q.check(_grey_block(frames[0], slice(240, 480), slice(0, 960)), 0.0, suspect=True).damaged
+
+
+def test_whole_new_picture_is_abrupt_but_a_turn_is_not(frames):
+    q = QualityCheck()
+    q.check(frames[0], 0.0)
+    assert not q.check(np.roll(frames[1], 24, axis=1), 0.1).abrupt  # the wearer turned 9°
+    other = np.ascontiguousarray(np.roll(frames[2][::-1], 480, axis=1))
+    assert q.check(other, 0.2).abrupt
+
+
+def test_key_frame_wait_then_corrupt_frames_skipped_and_followers_flagged(frames):
+    g = DamageGuard(30.0)
+    f = frames[0]
+    d = [g.decide(f, pts=i / 30, capture_t=i / 30, key=i == 3) for i in range(6)]
+    assert [x.deliver for x in d] == [False, False, False, True, True, True]
+    assert g.health.skipped_key_wait == 3
+    assert not d[3].discontinuity  # the first frame of the run: nothing to re-warm
+    assert d[3].video_t == pytest.approx(0.1)  # video_t counts from the first decoded frame's pts
+    bad = g.decide(f, pts=6 / 30, capture_t=0.2, corrupt=True)
+    assert not bad.deliver and g.health.skipped_corrupt == 1
+    nxt = g.decide(f, pts=7 / 30, capture_t=0.23)
+    assert nxt.deliver and nxt.damaged and nxt.discontinuity  # predicted from the damaged frame
+    key = g.decide(f, pts=8 / 30, capture_t=0.27, key=True)
+    assert key.deliver and not key.damaged  # a key frame refreshes the picture
+
+
+def test_gap_is_measured_on_pts_not_frame_counts(frames):
+    """One decoded frame missing at 10 fps is 0.1 s; at 30 fps 0.033 s — and 0.7 s of pts is 0.7 s."""
+    for fps in (10.0, 30.0):
+        g = DamageGuard(fps, has_keys=False, check_quality=False)
+        assert g.decide(frames[0], pts=0.0, capture_t=0.0).deliver
+        assert not g.decide(frames[0], pts=1 / fps, capture_t=0.0).discontinuity
+        d = g.decide(frames[0], pts=2 / fps + 0.7, capture_t=0.0)  # the next decoded frame comes 0.7 s late
+        assert d.discontinuity and d.gap_s == pytest.approx(0.7, abs=1e-6)
+        assert g.health.pts_gaps == 1
+
+
+def test_pts_restart_is_an_unknown_gap_and_video_time_keeps_going(frames):
+    g = DamageGuard(30.0, has_keys=False, check_quality=False)
+    g.decide(frames[0], pts=100.0, capture_t=0.0)
+    last = g.decide(frames[0], pts=100.0 + 1 / 30, capture_t=0.03)
+    d = g.decide(frames[0], pts=0.0, capture_t=0.06)  # the sender restarted its clock
+    assert d.discontinuity and math.isinf(d.gap_s) and d.video_t > last.video_t
+    assert g.health.pts_jumps == 1
+
+
+def test_frozen_camera_is_skipped_and_its_end_is_a_discontinuity(frames):
+    g = DamageGuard(30.0, has_keys=False)
+    out = [g.decide(frames[0], pts=i / 30, capture_t=i / 30) for i in range(45)]  # 1.5 s of one buffer
+    delivered = [d for d in out if d.deliver]
+    assert len(delivered) == round(FROZEN_S * 30) + 1 and g.health.skipped_frozen == 45 - len(delivered)
+    thaw = g.decide(frames[1], pts=45 / 30, capture_t=1.5)
+    assert thaw.deliver and thaw.discontinuity and thaw.gap_s >= 0.9
+
+
+def _stage_run(synth, damaged_from: int | None = None, gap_at: int | None = None):
+    from ego360.core.geometry import Mounting
+    from ego360.models.registry import create_trigger
+    from ego360.runtime.stages.trigger import TriggerStage
+
+    scene = synth.approach_scene(width=960)
+    stage = TriggerStage(create_trigger(TriggerConfig(), Mounting()))
+    first = stage.trigger
+    states = []
+    for i in range(0, 150, 2):
+        p = scene.packet(i)
+        if damaged_from is not None and i >= damaged_from:
+            p = FramePacket(p.frame_index, p.video_t, p.capture_ns, p.image, damaged=True)
+        if gap_at is not None and i == gap_at:
+            p = FramePacket(p.frame_index, p.video_t, p.capture_ns, p.image, discontinuity=True, gap_s=0.6)
+        states.append((p.video_t, stage.process(p).trigger.state))
+    return stage, first, states
+
+
+def test_trigger_stage_never_fires_on_damaged_frames(synth):
+    _, _, clean = _stage_run(synth)
+    assert any(s in ("onset", "ongoing") for _, s in clean)  # the approach does fire on clean frames
+    stage, _, damaged = _stage_run(synth, damaged_from=0)
+    assert all(s == "idle" for _, s in damaged) and stage.quieted == len(damaged)
+
+
+def test_trigger_stage_rewarms_after_a_long_gap(synth):
+    stage, first, states = _stage_run(synth, gap_at=60)
+    assert stage.rewarms == 1 and stage.trigger is not first
+    assert stage.trigger.motion is first.motion  # the shared background model was reset, not replaced
+    quiet = [s for t, s in states if 2.0 <= t < 2.0 + stage.rewarm_s]
+    assert quiet and all(s == "idle" for s in quiet)
