@@ -1,4 +1,5 @@
-"""Alert audio: policy, earcons, stereo panning, TTS worker, mixer and sinks.
+"""Alert audio: policy, earcons, placement (stereo pan or binaural HRTF, spatial.py), TTS worker (pyttsx3 or
+Piper), mixer and sinks.
 
 Only numpy-level modules are imported here; `sounddevice` and `pyttsx3` are imported lazily inside
 the classes that need them so `import runtime.audio` works on machines without an audio stack.
