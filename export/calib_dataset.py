@@ -118,6 +118,15 @@ def _write(out: Path, views: dict[str, list[np.ndarray]], batch: int, view_size:
     return CalibSet(out, index["views"], files, view_size, fov_deg)
 
 
+def write_views(out: Path, calib: Sequence[np.ndarray], heldout: Sequence[np.ndarray] = (), fov_deg: float = 90.0,
+                source: str = "views", batch: int = 16) -> CalibSet:
+    """A calibration set from views cut elsewhere (tests, hand-picked frames); all views one square size."""
+    if not calib:
+        raise InputError("no calibration views to write")
+    size = int(calib[0].shape[0])
+    return _write(Path(out), {"calib": list(calib), "heldout": list(heldout)}, batch, size, fov_deg, [source], 1, 0)
+
+
 def load_index(folder: Path) -> dict:
     path = Path(folder) / INDEX
     if not path.is_file():

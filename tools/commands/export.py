@@ -19,6 +19,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=1024, help="model input size (1024, 512, 256)")
     p.add_argument("--out", required=True, type=Path, help="output folder (e.g. exports/sam2_t_256)")
     p.add_argument("--verify", action="store_true", help="compare every graph and a 16-frame track with PyTorch")
+    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
+                   help="also write FP16 graphs (fp16, int8) and Q/DQ INT8 image-encoder graphs (int8), with an "
+                        "accuracy report vs FP32 in OUT/report/")
+    p.add_argument("--calibration", type=Path, help="calibration set from `ego360 export calib` (--precision int8)")
+    p.add_argument("--calib-method", choices=("minmax", "entropy", "percentile"), default="minmax",
+                   help="INT8 activation range method (ONNX Runtime quantize_static)")
+    p.add_argument("--keep-fp32", default=None,
+                   help="ONNX op types kept FP32 in FP16 graphs, comma-separated (default: the accuracy report's)")
+    p.add_argument("--report-frames", type=int, default=16, help="frames of the tracked clip in the accuracy report")
+    p.add_argument("--threads", type=int, default=2, help="ORT CPU threads for the report's latency figures")
     p.set_defaults(func=_run)
     _register_trt(kinds)
     _register_calib(kinds)
@@ -89,4 +99,31 @@ def _run(args: argparse.Namespace) -> int:
     if report.track_iou is not None:
         ok &= report.track_iou == 1.0
         print(f"  end-to-end track (16 frames, ONNX Runtime vs PyTorch): min mask IoU={report.track_iou:.6f}")
+    if args.precision != "fp32":
+        _precision(args)
     return 0 if ok else 1
+
+
+def _precision(args: argparse.Namespace) -> None:
+    from ego360.export.precision import KEEP_FP32_OPS, write_precision_graphs
+    from ego360.export.precision_report import measure
+    from ego360.export.precision_table import write_report
+
+    keep = KEEP_FP32_OPS if args.keep_fp32 is None else tuple(k.strip() for k in args.keep_fp32.split(",") if k.strip())
+    if args.precision == "int8" and args.calibration is None:
+        from ego360.core.errors import InputError
+
+        raise InputError("--precision int8 needs --calibration DIR (build one with `ego360 export calib`)")
+    write_precision_graphs(args.out, args.precision, args.calibration, keep, args.calib_method)
+    heldout = []
+    if args.calibration is not None:
+        from ego360.export.calib_dataset import iter_views
+
+        heldout = list(iter_views(args.calibration, "heldout"))[:16]
+    from ego360.export.sam2_export import synthetic_frames
+
+    report = measure(args.out, synthetic_frames(args.report_frames), threads=args.threads, heldout=heldout)
+    md = write_report(report)
+    for t in report.tracks:
+        print(f"  {t.precision} end to end ({len(t.ious)} frames): mask IoU vs fp32 mean {t.mean:.4f} min {t.min:.4f}")
+    print(f"  precision report: {md} (+ .json, .png)")
