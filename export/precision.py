@@ -99,6 +99,7 @@ class QuantSettings:
     format: str = "QDQ"
     activations: str = "int8 symmetric (zero point 0), per tensor"
     weights: str = "int8 symmetric (zero point 0), per channel"
+    biases: str = "fp32 (not quantized)"
     op_types: tuple[str, ...] = QDQ_OPS
     method: str = "minmax"
     views: int = 0
@@ -107,7 +108,8 @@ class QuantSettings:
 def quantize_int8(src: Path, dst: Path, calib_dir: Path, image_size: int, method: str = "minmax",
                   max_views: int | None = None) -> QuantSettings:
     """Post-training static quantization of the image encoder into Q/DQ format with symmetric INT8
-    activations and weights (TensorRT requires zero point 0), per-channel weights."""
+    activations and weights (TensorRT requires zero point 0), per-channel weights. Biases stay FP32:
+    TensorRT fuses them into the INT8 layer itself and does not take INT32 bias Q/DQ."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     if method not in CALIB_METHODS:
@@ -118,7 +120,7 @@ def quantize_int8(src: Path, dst: Path, calib_dir: Path, image_size: int, method
     quantize_static(str(src), str(dst), reader, quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QDQ_OPS),
                     per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                     calibrate_method=methods[method],
-                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False})
     if reader.n == 0:
         raise InputError(f"the calibration set in {calib_dir} has no calibration views; rebuild it with "
                          "`ego360 export calib --source CLIP --out DIR`")

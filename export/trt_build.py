@@ -229,11 +229,41 @@ def build_engine(onnx_path: Path, out_path: Path, precision: Precision, profiles
     return BuiltEngine(onnx_path.stem, out_path, precision, tuple(dict(p) for p in profiles), pinned)
 
 
+def cached_entry(engine_dir: Path, graph: str, onnx_path: Path, precision: str, profiles: Sequence[Mapping],
+                 env: Mapping[str, str]) -> dict | None:
+    """The engine folder's manifest entry for `graph` when its engine can be reused: built from this very
+    ONNX graph (sha256), at this precision, with these profiles, by this TensorRT on this GPU (name and
+    compute capability) and this export code, and the engine file unchanged. Anything else: None (rebuild;
+    a stale engine is never loaded, `trt_manifest.load_trt_manifest` refuses it)."""
+    import json
+
+    from ego360.models.sam2.manifest import file_sha256, source_hash
+    from ego360.models.sam2.trt_manifest import ENV_KEYS, TRT_MANIFEST
+
+    path = Path(engine_dir) / TRT_MANIFEST
+    try:
+        man = json.loads(path.read_text())
+        entry = man["engines"][graph]
+        built = man["environment"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    engine = Path(engine_dir) / str(entry.get("file"))
+    wanted = [{k: [list(s) for s in v] for k, v in p.items()} for p in profiles]
+    same = (man.get("source_hash") == source_hash() and all(str(built.get(k)) == str(env.get(k)) for k in ENV_KEYS)
+            and entry.get("precision") == precision and entry.get("profiles") == wanted
+            and entry.get("onnx", {}).get("sha256") == file_sha256(onnx_path)
+            and engine.is_file() and file_sha256(engine) == entry.get("sha256"))
+    return dict(entry) if same else None
+
+
 def build_engines(onnx_dir: Path, engine_dir: Path, precision: Precision, calib_dir: Path | None = None,
                   calibrator_kind: str = "entropy", timing_cache: Path | None = None,
-                  max_objects: int = N.MAX_OBJECTS, keep_fp16_layers: Sequence[str] = KEEP_FP16_DEFAULT) -> Path:
+                  max_objects: int = N.MAX_OBJECTS, keep_fp16_layers: Sequence[str] = KEEP_FP16_DEFAULT,
+                  force: bool = False) -> Path:
     """Every graph of `ENGINE_GRAPHS` → `<graph>.<precision>.engine` in `engine_dir`, plus glue weights
-    and the engine manifest; INT8 only for `INT8_GRAPHS` (the rest FP16). Returns the manifest path."""
+    and the engine manifest; INT8 only for `INT8_GRAPHS` (the rest FP16). An engine whose key (ONNX
+    graph hash, precision, profiles, TensorRT version, GPU) matches is kept (`cached_entry`), any other is
+    rebuilt; `force` rebuilds all. Returns the manifest path."""
     import shutil
 
     from ego360.models.sam2.adapters import GLUE
@@ -259,6 +289,13 @@ def build_engines(onnx_dir: Path, engine_dir: Path, precision: Precision, calib_
                                                   calibrator_kind).as_trt()
         shapes = profile_shapes(graph, size, max_objects)
         profiles = [shapes] if shapes else []
+        # the calibrator path's ranges come from data outside the graph: never reused
+        reuse = None if force or calibrator is not None else cached_entry(engine_dir, graph, onnx_path, prec,
+                                                                          profiles, env)
+        if reuse is not None:
+            log.info("%s: engine up to date (same graph, precision, TensorRT and GPU), kept", graph)
+            entries[graph] = reuse
+            continue
         out = engine_dir / f"{graph}.{prec}.engine"
         built = build_engine(onnx_path, out, prec, profiles, calibrator, timing_cache, keep_fp16_layers,
                              typed=prec == "fp32" or onnx_path.name != f"{graph}.onnx")

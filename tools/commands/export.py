@@ -48,6 +48,8 @@ def _register_trt(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--max-objects", type=int, default=8, help="upper end of the object-count profile")
     p.add_argument("--keep-fp16", default=",".join(KEEP_FP16_DEFAULT),
                    help=f"layer groups kept in FP16 under INT8, comma-separated from: {', '.join(RULES)}")
+    p.add_argument("--force", action="store_true",
+                   help="rebuild every engine (default: keep engines whose graph, precision, TensorRT and GPU match)")
     p.set_defaults(func=_run_trt)
 
 
@@ -70,7 +72,8 @@ def _run_trt(args: argparse.Namespace) -> int:
 
     keep = tuple(k.strip() for k in args.keep_fp16.split(",") if k.strip())
     path = build_engines(args.onnx, args.out, args.precision, calib_dir=args.calib, calibrator_kind=args.calibrator,
-                         timing_cache=args.timing_cache, max_objects=args.max_objects, keep_fp16_layers=keep)
+                         timing_cache=args.timing_cache, max_objects=args.max_objects, keep_fp16_layers=keep,
+                         force=args.force)
     print(f"built {args.precision} engines in {args.out} ({path.name})")
     return 0
 
@@ -87,6 +90,15 @@ def _run_calib(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ego360.export.sam2_export import export_sam2
+
+    if args.precision == "int8":  # before the export: nothing half-written on a bad request
+        from ego360.core.errors import InputError
+        from ego360.export.calib_dataset import load_index
+
+        if args.calibration is None:
+            raise InputError("--precision int8 needs --calibration DIR (build one with `ego360 export calib "
+                             "--source CLIP --out DIR`)")
+        load_index(args.calibration)
 
     report = export_sam2(args.config, args.image_size, args.out, checkpoint=args.checkpoint,
                          seed=args.seed if args.random_weights else None, verify=args.verify)
@@ -110,10 +122,6 @@ def _precision(args: argparse.Namespace) -> None:
     from ego360.export.precision_table import write_report
 
     keep = KEEP_FP32_OPS if args.keep_fp32 is None else tuple(k.strip() for k in args.keep_fp32.split(",") if k.strip())
-    if args.precision == "int8" and args.calibration is None:
-        from ego360.core.errors import InputError
-
-        raise InputError("--precision int8 needs --calibration DIR (build one with `ego360 export calib`)")
     write_precision_graphs(args.out, args.precision, args.calibration, keep, args.calib_method)
     heldout = []
     if args.calibration is not None:
