@@ -82,7 +82,8 @@ class DamageGuard:
         self.quality = QualityCheck() if check_quality else None
         self._need_key = has_keys
         self.health.key_waits += int(has_keys)
-        self._tainted = False
+        self._tainted = False  # predicted from damage: delivered as `damaged`
+        self._severe = has_keys  # ... from a picture never received whole: only a clean key frame ends it
         self._pending = False  # something was skipped or broken since the last delivered frame
         self._last_t: float | None = None  # video time of the last delivered frame
         self._anchor: tuple[float, float] | None = None  # (pts, video_t) the video clock counts from
@@ -94,6 +95,7 @@ class DamageGuard:
         self._need_key = self.has_keys
         self.health.key_waits += int(self.has_keys)
         self._tainted, self._pending, self._last_pts, self._frozen_since = False, True, None, None
+        self._severe = self.has_keys
         self._anchor = None
 
     def decoder_error(self) -> None:
@@ -101,7 +103,7 @@ class DamageGuard:
         self.health.decoder_errors += 1
         self._pending = True
         if self.has_keys and not self._need_key:
-            self._need_key = True
+            self._need_key = self._severe = True
             self.health.key_waits += 1
 
     def _clock(self, pts: float | None, capture_t: float) -> tuple[float, bool]:
@@ -138,16 +140,15 @@ class DamageGuard:
         was_waiting = self._need_key
         abrupt = False
         if self.quality is not None:
-            verdict = self.quality.check(image, video_t, suspect=corrupt)
+            verdict = self.quality.check(image, video_t, suspect=corrupt or self._pending)
             if verdict.damaged:
                 setattr(h, f"skipped_{verdict.reason}", getattr(h, f"skipped_{verdict.reason}") + 1)
                 self._pending = True
-                self._tainted = self._tainted or self.has_keys  # until a clean key frame (none without keys)
+                # a broken picture taints what follows until a clean key frame (no keys: nothing to wait for)
+                self._tainted = self._severe = self._tainted or self.has_keys
                 return Decision(False, video_t, reason=verdict.reason)
             if key:
-                self._need_key, self._tainted = False, False
-                if corrupt:
-                    h.accepted_corrupt_keys += 1
+                self._refresh(corrupt)
             if verdict.frozen:
                 self._frozen_since = video_t if self._frozen_since is None else self._frozen_since
                 if video_t - self._frozen_since >= FROZEN_S:
@@ -159,8 +160,21 @@ class DamageGuard:
             abrupt = verdict.abrupt and not was_waiting
             h.abrupt_changes += int(abrupt)
         elif key:
-            self._need_key, self._tainted = False, False
+            self._refresh(corrupt)
         return self._deliver(video_t, jumped, abrupt)
+
+    def _refresh(self, corrupt: bool) -> None:
+        """A key frame ends the wait. A clean one ends all damage. A corrupt one lost a piece, which the
+        decoder filled from the previous frame: after a loss on a whole stream that is a one-frame-old
+        patch (the damage ends here), but after joining, a reconnect, a decoder error or a broken picture
+        the previous frame was itself broken, and the fill carries that on (measured: 3-15 % of the
+        pixels wrong for seconds), so the damage lasts until a clean key frame."""
+        if corrupt:
+            self.health.accepted_corrupt_keys += 1
+            self._tainted = self._severe
+        else:
+            self._tainted = self._severe = False
+        self._need_key = False
 
     def _deliver(self, video_t: float, jumped: bool, abrupt: bool) -> Decision:
         h = self.health

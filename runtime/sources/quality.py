@@ -20,7 +20,9 @@ SMEAR_W = 480  # smeared rows need macroblock-row resolution (16 px rows of a 96
 BLOCK = 8  # grey-block size on the small copy (one 16×16 macroblock of a 480-wide stream, 64 px at 1920)
 GREY_FRACTION = 0.10  # share of blocks newly flat mid-grey that makes a frame damaged
 SMEAR_BAND = 8  # rows of the SMEAR_W copy that one smeared macroblock row spans
-SMEAR_FRACTION = 0.6  # share of a band's columns that are vertically constant (but textured across)
+SMEAR_RATIO = 0.3  # a band changes less than this share down as across: streaks
+SMEAR_TEXTURE = 2.0  # grey levels per pixel across: below it a band is flat (sky, road) and says nothing
+SMEAR_BANDS = 2  # newly smeared bands that make a frame damaged (a lost packet smears to the frame's end)
 ABRUPT_FRACTION = 0.5  # share of pixels that changed a lot, even after the best horizontal shift
 ABRUPT_LEVEL = 40.0  # grey levels a pixel must change by to count as changed
 
@@ -64,14 +66,15 @@ def grey_blocks(small: np.ndarray) -> np.ndarray:
 
 
 def smeared_bands(grey: np.ndarray) -> np.ndarray:
-    """Bool per SMEAR_BAND-row band: most columns constant down the band while the band has texture
-    across — a macroblock row stretched from the row above (error concealment), which no camera shows."""
+    """Bool per SMEAR_BAND-row band: the picture barely changes down the band although it has texture
+    across — rows stretched downwards from the last row received (error concealment of a lost packet
+    draws vertical streaks). A camera's picture changes about as much down as across."""
     h, w = grey.shape
     nb = h // SMEAR_BAND
     bands = grey[:nb * SMEAR_BAND].reshape(nb, SMEAR_BAND, w)
-    still = bands.std(axis=1) < 0.6  # nb × w: the column does not change down the band
-    texture = np.abs(np.diff(bands[:, SMEAR_BAND // 2], axis=1)).mean(axis=1) > 3.0
-    return (still.mean(axis=1) > SMEAR_FRACTION) & texture
+    down = np.abs(np.diff(bands, axis=1)).mean(axis=(1, 2))
+    across = np.abs(np.diff(bands, axis=2)).mean(axis=(1, 2))
+    return (across > SMEAR_TEXTURE) & (down < SMEAR_RATIO * across)
 
 
 def whole_frame_change(small: np.ndarray, prev: np.ndarray, max_shift: int = 16) -> float:
@@ -110,11 +113,11 @@ class QualityCheck:
         frozen = self._last_small is not None and np.array_equal(small, self._last_small)
         self._last_small = small
         gb, sb = grey_blocks(small), smeared_bands(grey)
-        if self._ref is None:
-            new_grey, new_smear = (gb if suspect else np.zeros_like(gb)), sb
+        if self._ref is None:  # a fence is streaky and a wall grey from the first frame on: only suspects
+            new_grey, new_smear = (gb, sb) if suspect else (np.zeros_like(gb), np.zeros_like(sb))
         else:
             new_grey, new_smear = gb & ~self._ref[2], sb & ~self._ref[3]
-        reason = "grey" if new_grey.mean() > GREY_FRACTION else "smear" if new_smear.any() else ""
+        reason = "grey" if new_grey.mean() > GREY_FRACTION else "smear" if new_smear.sum() >= SMEAR_BANDS else ""
         if reason and self._bad_since is None:
             self._bad_since = t
         if reason and t - self._bad_since < self.persistent_s:

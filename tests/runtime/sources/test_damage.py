@@ -120,7 +120,8 @@ def test_frozen_camera_is_skipped_and_its_end_is_a_discontinuity(frames):
     assert thaw.deliver and thaw.discontinuity and thaw.gap_s >= 0.9
 
 
-def _stage_run(synth, damaged_from: int | None = None, gap_at: int | None = None):
+def _stage_run(synth, damaged_from: int | None = None, gap_at: int | None = None, until: int = 150,
+               stop_on_fire: bool = False):
     from ego360.core.geometry import Mounting
     from ego360.models.registry import create_trigger
     from ego360.runtime.stages.trigger import TriggerStage
@@ -129,20 +130,22 @@ def _stage_run(synth, damaged_from: int | None = None, gap_at: int | None = None
     stage = TriggerStage(create_trigger(TriggerConfig(), Mounting()))
     first = stage.trigger
     states = []
-    for i in range(0, 150, 2):
+    for i in range(0, until, 2):
         p = scene.packet(i)
         if damaged_from is not None and i >= damaged_from:
             p = FramePacket(p.frame_index, p.video_t, p.capture_ns, p.image, damaged=True)
         if gap_at is not None and i == gap_at:
             p = FramePacket(p.frame_index, p.video_t, p.capture_ns, p.image, discontinuity=True, gap_s=0.6)
         states.append((p.video_t, stage.process(p).trigger.state))
+        if stop_on_fire and states[-1][1] == "onset":
+            break
     return stage, first, states
 
 
 def test_trigger_stage_never_fires_on_damaged_frames(synth):
-    _, _, clean = _stage_run(synth)
-    assert any(s in ("onset", "ongoing") for _, s in clean)  # the approach does fire on clean frames
-    stage, _, damaged = _stage_run(synth, damaged_from=0)
+    _, _, clean = _stage_run(synth, stop_on_fire=True)
+    assert clean[-1][1] == "onset"  # the approach does fire on clean frames
+    stage, _, damaged = _stage_run(synth, damaged_from=0, until=2 * len(clean) + 20)
     assert all(s == "idle" for _, s in damaged) and stage.quieted == len(damaged)
 
 
@@ -152,3 +155,25 @@ def test_trigger_stage_rewarms_after_a_long_gap(synth):
     assert stage.trigger.motion is first.motion  # the shared background model was reset, not replaced
     quiet = [s for t, s in states if 2.0 <= t < 2.0 + stage.rewarm_s]
     assert quiet and all(s == "idle" for s in quiet)
+
+
+def test_corrupt_key_frame_ends_a_loss_but_not_a_join(frames):
+    """After joining, a corrupt key frame was filled from a broken picture: damaged until a clean key.
+    On a whole stream it was filled from a whole frame: a one-frame-old patch, the damage ends there."""
+    g = DamageGuard(30.0)
+    t = iter(range(100))
+
+    def step(**kw):
+        i = next(t)
+        return g.decide(frames[i % 3], pts=i / 30, capture_t=i / 30, **kw)
+
+    assert not step().deliver  # joined: no key yet
+    assert step(key=True, corrupt=True).damaged  # a key frame concealed from nothing whole
+    assert step().damaged
+    clean = step(key=True)
+    assert clean.deliver and not clean.damaged
+    assert not step(corrupt=True).deliver  # a lost packet on the whole stream
+    assert step().damaged  # predicted from the concealed frame
+    after = step(key=True, corrupt=True)
+    assert after.deliver and not after.damaged
+    assert g.health.accepted_corrupt_keys == 2 and g.health.skipped_corrupt == 1

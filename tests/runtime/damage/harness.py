@@ -1,0 +1,152 @@
+"""Live-over-UDP harness for the damage tests and the closing-note measurement (issue 14 item 0).
+
+A scenario clip is re-encoded by `ffmpeg -re` as MPEG-4 in MPEG-TS to a UDP port, optionally through
+`Relay` (drops a share of datagrams, seeded), and `ego360 live`'s session joins after the stream has
+started. Alerts are put on the clip's clock with the stream's pts (`source_health.pts_origin_s`; the
+sender starts its pts at 0) and scored against the scenario's ground truth and against a replay.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Relay:
+    """UDP 127.0.0.1:in → 127.0.0.1:out, dropping each datagram with probability `drop` (seeded)."""
+
+    def __init__(self, out_port: int, drop: float, seed: int = 0) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.in_port = int(self.sock.getsockname()[1])
+        self.out, self.drop, self.rng = ("127.0.0.1", out_port), drop, random.Random(seed)
+        self.seen = self.dropped = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            while not self._stop.is_set():
+                try:
+                    data = self.sock.recv(65536)
+                except TimeoutError:
+                    continue
+                self.seen += 1
+                if self.rng.random() < self.drop:
+                    self.dropped += 1
+                    continue
+                tx.sendto(data, self.out)
+
+    def start(self) -> Relay:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+@contextmanager
+def udp_stream(clip: Path, port: int, drop: float = 0.0, seed: int = 0, codec: str = "mpeg4"):
+    """`ffmpeg -re` sends `clip` to udp://127.0.0.1:port (through a dropping Relay when drop > 0)."""
+    relay = Relay(port, drop, seed).start() if drop > 0 else None
+    target = relay.in_port if relay is not None else port
+    cmd = [FFMPEG, "-v", "error", "-re", "-i", str(clip), "-c:v", codec, "-q:v", "5", "-an",
+           "-muxdelay", "0", "-muxpreload", "0", "-f", "mpegts", f"udp://127.0.0.1:{target}?pkt_size=1316"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        yield relay
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if relay is not None:
+            relay.stop()
+
+
+def clock_err(a: int, b: int) -> int:
+    d = abs(a - b) % 12
+    return min(d, 12 - d)
+
+
+@dataclass
+class LiveRun:
+    alerts: list[dict]  # {"t": clip seconds, "clock", "bearing", "damaged", "text", "latency_ms"}
+    summary: dict
+    frames: int
+    damaged_frames: int
+    datagrams_dropped: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+def run_live(clip_dir: Path, out: Path, *, drop: float = 0.0, join_s: float = 1.0, seed: int = 0,
+             sets: tuple[str, ...] = ()) -> LiveRun:
+    """Stream the clip, join `join_s` after the sender started, run the live session to the end."""
+    from ego360.core.config import load_config
+    from ego360.core.geometry import Mounting
+    from ego360.runtime.session import run_session
+    from ego360.runtime.sources import open_source
+
+    cfg = load_config(None, ["audio.sink=file", "output.annotated_video=false", "source.reconnect_attempts=0",
+                             "source.read_timeout_ms=1500", *sets])
+    port = free_udp_port()
+    works: list = []
+    with udp_stream(clip_dir / "clip.mp4", port, drop, seed) as relay:
+        time.sleep(join_s)
+        source = open_source(f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size=1000000", cfg.source, live=True)
+        result = run_session(cfg, source, out, Mounting(), live=True, progress=works.append)
+        dropped = relay.dropped if relay is not None else 0
+    origin = result.summary["source_health"]["pts_origin_s"] or 0.0
+    alerts = [{"t": w.packet.video_t + origin, "clock": a.clock, "bearing": a.bearing_deg, "text": a.text,
+               "damaged": w.packet.damaged, "frame": w.packet.frame_index}
+              for w in works for a in w.alerts]
+    return LiveRun(alerts, result.summary, len(works), sum(w.packet.damaged for w in works), dropped,
+                   list(result.alert_latencies_ms))
+
+
+def replay_alerts(clip_dir: Path, out: Path) -> list[dict]:
+    from ego360.runtime.services.events_log import read_events
+    from ego360.tools.cli import main
+
+    assert main(["replay", str(clip_dir / "clip.mp4"), "--out", str(out), "--set", "audio.sink=file",
+                 "--set", "output.annotated_video=false"]) == 0
+    return [{"t": e["video_t"], "clock": e["clock"], "bearing": e["bearing_deg"], "text": e["text"]}
+            for e in read_events(out / "events.jsonl") if e["type"] == "alert"]
+
+
+def gt_clock(clip_dir: Path, t: float) -> int | None:
+    """Clock hour of the event's perpetrator at clip time t (None when the clip has no event)."""
+    from ego360.core.geometry import clock_hour
+    from ego360.tools.scenario.gt import load_gt
+
+    gt = load_gt(clip_dir / "gt.json")
+    if not gt.events:
+        return None
+    f = min(gt.num_frames - 1, max(0, round(t * gt.fps)))
+    rec = next((r for r in gt.frames[f].entities if r.id == gt.events[0].perpetrator), None)
+    return None if rec is None else clock_hour(rec.bearing_deg)
+
+
+def render(name: str, out: Path, seconds: float = 5.0, width: int = 960) -> Path:
+    from ego360.tools.cli import main
+
+    if not (out / "gt.json").exists():
+        assert main(["scenario", name, "--out", str(out), "--width", str(width), "--height", str(width // 2),
+                     "--duration", str(seconds)]) == 0
+    return out
