@@ -177,6 +177,7 @@ def test_int8_without_calibration_is_one_line_and_writes_nothing(tmp_path, capsy
             str(out), "--precision", "int8"]
     assert main(argv) == 2
     assert main([*argv, "--calibration", str(tmp_path / "missing")]) == 2
+    assert main(["export", "precision", "--out", str(out), "--precision", "fp16"]) == 2  # no export there
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "--calibration" in err[0] and "index.json" in err[1]
+    assert len(err) == 3 and "--calibration" in err[0] and "index.json" in err[1] and "manifest.json" in err[2]
     assert not out.exists()

@@ -19,19 +19,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=1024, help="model input size (1024, 512, 256)")
     p.add_argument("--out", required=True, type=Path, help="output folder (e.g. exports/sam2_t_256)")
     p.add_argument("--verify", action="store_true", help="compare every graph and a 16-frame track with PyTorch")
-    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
+    _precision_args(p, ("fp32", "fp16", "int8"))
+    p.set_defaults(func=_run)
+    q = kinds.add_parser("precision", help="FP16 / INT8 Q/DQ graphs + accuracy report for an existing `export sam2`")
+    q.add_argument("--out", required=True, type=Path, help="folder written by `ego360 export sam2`")
+    _precision_args(q, ("fp16", "int8"))
+    q.set_defaults(func=_run_precision)
+    _register_trt(kinds)
+    _register_calib(kinds)
+
+
+def _precision_args(p: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:
+    p.add_argument("--precision", choices=choices, default=choices[0],
                    help="also write FP16 graphs (fp16, int8) and Q/DQ INT8 image-encoder graphs (int8), with an "
                         "accuracy report vs FP32 in OUT/report/")
     p.add_argument("--calibration", type=Path, help="calibration set from `ego360 export calib` (--precision int8)")
     p.add_argument("--calib-method", choices=("minmax", "entropy", "percentile"), default="minmax",
                    help="INT8 activation range method (ONNX Runtime quantize_static)")
     p.add_argument("--keep-fp32", default=None,
-                   help="ONNX op types kept FP32 in FP16 graphs, comma-separated (default: the accuracy report's)")
+                   help="ONNX op types kept FP32 in FP16 graphs, comma-separated (default: export.precision's)")
     p.add_argument("--report-frames", type=int, default=16, help="frames of the tracked clip in the accuracy report")
     p.add_argument("--threads", type=int, default=2, help="ORT CPU threads for the report's latency figures")
-    p.set_defaults(func=_run)
-    _register_trt(kinds)
-    _register_calib(kinds)
 
 
 def _register_trt(kinds: argparse._SubParsersAction) -> None:
@@ -91,14 +99,7 @@ def _run_calib(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ego360.export.sam2_export import export_sam2
 
-    if args.precision == "int8":  # before the export: nothing half-written on a bad request
-        from ego360.core.errors import InputError
-        from ego360.export.calib_dataset import load_index
-
-        if args.calibration is None:
-            raise InputError("--precision int8 needs --calibration DIR (build one with `ego360 export calib "
-                             "--source CLIP --out DIR`)")
-        load_index(args.calibration)
+    _check_calibration(args)  # before the export: nothing half-written on a bad request
 
     report = export_sam2(args.config, args.image_size, args.out, checkpoint=args.checkpoint,
                          seed=args.seed if args.random_weights else None, verify=args.verify)
@@ -114,6 +115,26 @@ def _run(args: argparse.Namespace) -> int:
     if args.precision != "fp32":
         _precision(args)
     return 0 if ok else 1
+
+
+def _check_calibration(args: argparse.Namespace) -> None:
+    if args.precision == "int8":
+        from ego360.core.errors import InputError
+        from ego360.export.calib_dataset import load_index
+
+        if args.calibration is None:
+            raise InputError("--precision int8 needs --calibration DIR (build one with `ego360 export calib "
+                             "--source CLIP --out DIR`)")
+        load_index(args.calibration)
+
+
+def _run_precision(args: argparse.Namespace) -> int:
+    from ego360.models.sam2.manifest import load_manifest
+
+    _check_calibration(args)
+    load_manifest(args.out)  # an export folder whose FP32 graphs still match their manifest
+    _precision(args)
+    return 0
 
 
 def _precision(args: argparse.Namespace) -> None:
