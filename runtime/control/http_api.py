@@ -3,7 +3,9 @@
 Standard library only (`http.server` on a daemon thread). Every request needs the token — header
 `Authorization: Bearer TOKEN`, `X-Ego360-Token: TOKEN` or `?token=TOKEN` — else 403. Routes live in a
 small `Router`, so a dashboard served from the same server adds its own with `add_route(method, path,
-handler)` (`prefix=True` for a folder of files). Handlers take a `Request` and return a `Response`.
+handler)` (`prefix=True` for a folder of files). Handlers take a `Request` and return a `Response`; a
+`Response` with a `stream` (an iterator of byte chunks: Server-Sent Events, a multipart stream) is written
+chunk by chunk on the request's own thread and its connection closed at the end.
 
 Routes of the controls (JSON in and out; each answers the action's result and the new state):
   GET  /api/state                       mute, verbosity, earcons, speech rate
@@ -25,7 +27,7 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -60,6 +62,7 @@ class Response:
     status: int
     body: bytes = b""
     content_type: str = "application/json"
+    stream: Iterator[bytes] | None = None  # written chunk by chunk (no Content-Length), then the connection closes
 
     @staticmethod
     def json(data: Any, status: int = 200) -> Response:
@@ -125,9 +128,10 @@ class ControlServer:
         return self
 
     def close(self) -> None:
-        self._httpd.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for serve_forever, which never ran otherwise
+            self._httpd.shutdown()
+            self._thread.join(2.0)
         self._httpd.server_close()
-        self._thread.join(2.0)
 
     def authorised(self, req: Request) -> bool:
         given = req.query.get("token") or req.headers.get("x-ego360-token", "")
@@ -170,10 +174,29 @@ class ControlServer:
             def _send(self, resp: Response) -> None:
                 self.send_response(resp.status)
                 self.send_header("Content-Type", resp.content_type)
+                if resp.stream is not None:
+                    self._send_stream(resp.stream)
+                    return
                 self.send_header("Content-Length", str(len(resp.body)))
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
                 self.wfile.write(resp.body)
+
+            def _send_stream(self, chunks: Iterator[bytes]) -> None:
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                try:
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                except OSError:  # the client went away
+                    pass
+                finally:
+                    close = getattr(chunks, "close", None)
+                    if close is not None:
+                        close()
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
