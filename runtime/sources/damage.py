@@ -5,11 +5,13 @@ all decode to something the motion model would take for a person moving. `Damage
 a decoder and the packets a source yields and decides per decoded frame, from what the decoder says
 (key frame, corrupt flag, errors) and what the frame looks like (`quality.QualityCheck`):
 
-- before the first clean key frame (after joining, a reconnect or a decoder error) frames are skipped:
-  they are predicted from references this decoder never had;
+- before the first clean key frame after joining, a reconnect, a decoder error or a broken picture
+  (grey or smeared) frames are skipped: they are predicted from pictures this decoder never had whole,
+  and a key frame that lost a piece fills it from them (a smear that lasts seconds);
 - a frame the decoder marks corrupt, or that fails a quality check, is skipped;
-- frames predicted from a damaged one until the next clean key frame are delivered with
-  `damaged=True`: the motion model may learn from them, but no alert may come from them;
+- on a stream that was whole, frames predicted from a skipped corrupt one until the next key frame are
+  delivered with `damaged=True`: their damage is a patch one frame old, the motion model may learn from
+  them, but no alert may come from them;
 - the first frame after skipped frames, a gap in the video timestamps, a frozen stretch or a whole
   new picture carries `discontinuity=True` and `gap_s` (video seconds missing), so the trigger stage
   re-warms the motion model when the gap is long.
@@ -43,6 +45,7 @@ class SourceHealth:
     skipped_smear: int = 0
     skipped_frozen: int = 0
     accepted_corrupt_keys: int = 0  # key frames marked corrupt whose picture passed the quality checks
+    skipped_damaged: int = 0  # decoded after joining/errors/a broken picture and before a clean key frame
     delivered_damaged: int = 0  # predicted from a damaged frame; delivered, never alerted from
     decoder_errors: int = 0
     corrupt_packets: int = 0
@@ -161,6 +164,12 @@ class DamageGuard:
             h.abrupt_changes += int(abrupt)
         elif key:
             self._refresh(corrupt)
+        if self._severe and self.has_keys:
+            # Not even learnt from: a background model that learnt a smeared street sees the real one as
+            # a mover when the clean key frame comes (measured: a 7 o'clock alert for a 6 o'clock event).
+            h.skipped_damaged += 1
+            self._pending = True
+            return Decision(False, video_t, reason="damaged")
         return self._deliver(video_t, jumped, abrupt)
 
     def _refresh(self, corrupt: bool) -> None:

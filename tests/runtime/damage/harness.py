@@ -120,14 +120,43 @@ def run_live(clip_dir: Path, out: Path, *, drop: float = 0.0, join_s: float = 1.
                    list(result.alert_latencies_ms))
 
 
-def replay_alerts(clip_dir: Path, out: Path) -> list[dict]:
+@dataclass
+class Replay:
+    """`ego360 replay` of the clip: its alerts, and the clock hours of its perpetrator tracks per frame (a
+    live alert later than the replay's, on a person circling the wearer, is compared with where the
+    replay had that person then, not with the replay's earlier alert)."""
+
+    alerts: list[dict]
+    perp_clocks: dict[int, list[int]]
+    fps: float
+
+    def __bool__(self) -> bool:
+        return bool(self.alerts)
+
+    def clock_err(self, clock: int, t: float) -> int:
+        frame = round(t * self.fps)
+        near = [f for f in range(frame - 3, frame + 4) if f in self.perp_clocks]
+        if near:
+            return min(clock_err(clock, c) for f in near for c in self.perp_clocks[f])
+        return clock_err(clock, min(self.alerts, key=lambda r: abs(r["t"] - t))["clock"])
+
+
+def replay_alerts(clip_dir: Path, out: Path) -> Replay:
+    from ego360.core.geometry import clock_hour
     from ego360.runtime.services.events_log import read_events
     from ego360.tools.cli import main
+    from ego360.tools.scenario.gt import load_gt
 
     assert main(["replay", str(clip_dir / "clip.mp4"), "--out", str(out), "--set", "audio.sink=file",
                  "--set", "output.annotated_video=false"]) == 0
-    return [{"t": e["video_t"], "clock": e["clock"], "bearing": e["bearing_deg"], "text": e["text"]}
-            for e in read_events(out / "events.jsonl") if e["type"] == "alert"]
+    events = read_events(out / "events.jsonl")
+    perp: dict[int, list[int]] = {}
+    for e in events:
+        if e["type"] == "track" and e["role"] == "perpetrator":
+            perp.setdefault(e["frame"], []).append(clock_hour(e["bearing_deg"]))
+    alerts = [{"t": e["video_t"], "clock": e["clock"], "bearing": e["bearing_deg"], "text": e["text"]}
+              for e in events if e["type"] == "alert"]
+    return Replay(alerts, perp, load_gt(clip_dir / "gt.json").fps)
 
 
 def gt_clock(clip_dir: Path, t: float) -> int | None:

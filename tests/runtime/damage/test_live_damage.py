@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.damage.harness import clock_err, gt_clock, render, replay_alerts, run_live
+from tests.runtime.damage.harness import Replay, clock_err, gt_clock, render, replay_alerts, run_live
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/ffmpeg").exists() and not __import__("shutil").which("ffmpeg"),
                                 reason="needs the ffmpeg CLI to stream")
@@ -30,20 +30,19 @@ def root(tmp_path_factory) -> Path:
 
 
 @functools.cache
-def _replay(root: Path, name: str) -> tuple[Path, list[dict]]:
+def _replay(root: Path, name: str) -> tuple[Path, Replay]:
     clip = render(name, root / name)
     return clip, replay_alerts(clip, root / f"{name}-replay")
 
 
-def _check(clip: Path, replay: list[dict], run) -> None:
+def _check(clip: Path, replay: Replay, run) -> None:
     assert replay, "the replay itself announced nothing; the scenario or the alert path changed"
-    assert run.alerts, f"live announced nothing (replay: {replay}); health {run.summary['source_health']}"
+    assert run.alerts, f"live announced nothing (replay: {replay.alerts}); health {run.summary['source_health']}"
     for a in run.alerts:
         assert not a["damaged"], f"alert from a damaged frame: {a}"
         truth = gt_clock(clip, a["t"])
         assert truth is not None and clock_err(a["clock"], truth) <= 1, f"{a} vs ground truth {truth} o'clock"
-        near = min(replay, key=lambda r: abs(r["t"] - a["t"]))
-        assert clock_err(a["clock"], near["clock"]) <= 1, f"{a} vs replay {near}"
+        assert replay.clock_err(a["clock"], a["t"]) <= 1, f"{a} vs replay {replay.alerts}"
 
 
 def test_joined_mid_stream_alerts_at_the_right_clock_hour(root):

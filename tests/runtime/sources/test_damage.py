@@ -158,8 +158,9 @@ def test_trigger_stage_rewarms_after_a_long_gap(synth):
 
 
 def test_corrupt_key_frame_ends_a_loss_but_not_a_join(frames):
-    """After joining, a corrupt key frame was filled from a broken picture: damaged until a clean key.
-    On a whole stream it was filled from a whole frame: a one-frame-old patch, the damage ends there."""
+    """After joining, a corrupt key frame was filled from a broken picture: skipped (not even learnt from)
+    until a clean key. On a whole stream it was filled from a whole frame: a one-frame-old patch, the
+    damage ends there."""
     g = DamageGuard(30.0)
     t = iter(range(100))
 
@@ -168,10 +169,11 @@ def test_corrupt_key_frame_ends_a_loss_but_not_a_join(frames):
         return g.decide(frames[i % 3], pts=i / 30, capture_t=i / 30, **kw)
 
     assert not step().deliver  # joined: no key yet
-    assert step(key=True, corrupt=True).damaged  # a key frame concealed from nothing whole
-    assert step().damaged
+    assert not step(key=True, corrupt=True).deliver  # a key frame concealed from nothing whole
+    assert not step().deliver
     clean = step(key=True)
     assert clean.deliver and not clean.damaged
+    assert g.health.skipped_damaged == 2
     assert not step(corrupt=True).deliver  # a lost packet on the whole stream
     assert step().damaged  # predicted from the concealed frame
     after = step(key=True, corrupt=True)
