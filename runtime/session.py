@@ -126,12 +126,14 @@ def _cuda_sync() -> Any | None:
 def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, *, live: bool = False,
                 speaker: Speaker | None = None, progress: Callable[[Work], None] | None = None,
                 cuda_sync: bool = False, controls: bool = False,
-                on_controls: Callable[[ControlSession], None] | None = None) -> SessionResult:
+                on_controls: Callable[[ControlSession], None] | None = None,
+                on_runner: Callable[[Runner], None] | None = None) -> SessionResult:
     """Run to the end of the source; writes events.jsonl, alerts.wav and annotated.mp4 in out_dir.
 
     `controls`: the wearer's controls for this run (`cfg.control`: terminal keys when stdin is a TTY, a
     media button when one is readable, the HTTP API when `control.port` >= 0); `on_controls` is called
-    once they are up (the live command prints the API's address and token there)."""
+    once they are up (the live command prints the API's address and token there); `on_runner` gets the
+    runner before it starts (a dashboard reads its per-stage stats while it runs)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     info: SourceInfo = source.info
     stages, events, video, alert_stage, output = build_stages(cfg, mounting, info, out_dir, live=live, speaker=speaker)
@@ -144,6 +146,8 @@ def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, 
             on_controls(control)
     runner = Runner(source, stages, queue_size=cfg.runner.queue_size, process_every=cfg.runner.process_every,
                     sink=progress, sync=_cuda_sync() if cuda_sync else None)
+    if on_runner is not None:
+        on_runner(runner)
     t0 = time.perf_counter()
     try:
         stats = runner.run()
