@@ -15,6 +15,7 @@ done
 
 APT_PKGS=(ffmpeg espeak-ng libespeak-ng1 libportaudio2 libsndfile1)
 [ "$DEV" = 1 ] && APT_PKGS+=(pulseaudio pulseaudio-utils libasound2-plugins)
+[ "$DEV" = 1 ] && APT_PKGS+=(chromium)  # the dashboard's test drives headless Chromium
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

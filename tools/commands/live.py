@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, metavar="DIR", help="log folder (default: out/live-<time>)")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     add_control_args(p)
+    add_dashboard_arg(p)
     add_yaw_offset(p)
     add_config_args(p)
     p.set_defaults(func=run)
@@ -34,6 +35,33 @@ def add_control_args(p: argparse.ArgumentParser) -> None:
                         "default: control.port, -1 = off)")
     p.add_argument("--control-token", default=None, metavar="TOKEN",
                    help="the API's token (default: control.token, or a random one printed at start)")
+
+
+def add_dashboard_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dashboard", action="store_true",
+                   help="serve a companion page on the control server (127.0.0.1, token): the stream with "
+                        "role-coloured masks, a radar of the entities, the alerts with their sound, stage "
+                        "latencies and the wearer's controls")
+
+
+def open_dashboard(args: argparse.Namespace, cfg, *, live: bool, title: str):
+    """(config with the control server on, the run's Dashboard) with --dashboard; (cfg, None) without."""
+    if not getattr(args, "dashboard", False):
+        return cfg, None
+    from ego360.runtime.dashboard import Dashboard, dashboard_config
+
+    cfg = dashboard_config(cfg)
+    return cfg, Dashboard(cfg, live=live, title=title)
+
+
+def session_hooks(dash, out, console) -> dict:
+    """run_session's controls callback (prints how to reach them), plus the dashboard's hooks when on."""
+    def show(control) -> None:
+        print_controls(console, control)
+        if dash is not None:
+            console.print(f"dashboard: {dash.url}", soft_wrap=True)
+
+    return dash.session_kwargs(out, on_controls=show) if dash is not None else {"on_controls": show}
 
 
 def control_overrides(args: argparse.Namespace) -> list[str]:
@@ -97,7 +125,11 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     console.print(f"live: {source.info.name} {source.info.width}×{source.info.height} @ {source.info.fps:.1f} fps "
                   f"(Ctrl-C to stop)")
-    result = run_session(cfg, source, out, mounting, live=True, controls=True,
-                         on_controls=lambda control: print_controls(console, control))
+    cfg, dash = open_dashboard(args, cfg, live=True, title=source.info.name)
+    try:
+        result = run_session(cfg, source, out, mounting, live=True, controls=True, **session_hooks(dash, out, console))
+    finally:
+        if dash is not None:
+            dash.close()
     print_alerts(console, result)
     return 0

@@ -11,7 +11,15 @@ from ego360.tools.commands._common import (
     prepare_out_dir,
     print_alerts,
 )
-from ego360.tools.commands.live import add_control_args, control_overrides, print_controls
+from ego360.tools.commands.live import (
+    add_control_args,
+    add_dashboard_arg,
+    control_overrides,
+    open_dashboard,
+    session_hooks,
+)
+
+PAGE_WAIT_S = 30.0  # with --dashboard, the replay starts when the page opens (or after this long)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--realtime", action="store_true", help="pace frames to the clip fps (default: as fast as possible)")
     add_control_args(p)
+    add_dashboard_arg(p)
     add_yaw_offset(p)
     add_config_args(p)
     p.set_defaults(func=run)
@@ -39,8 +48,17 @@ def run(args: argparse.Namespace) -> int:
     mounting = resolve_mounting(cfg.bearings, args.yaw_offset)
     source = open_source(args.clip, cfg.source, realtime=args.realtime or cfg.runner.realtime, live=False)
     console = Console(stderr=True)
-    with console.status(f"replaying {args.clip} …"):
-        result = run_session(cfg, source, out, mounting, live=False, controls=True,
-                             on_controls=lambda control: print_controls(console, control))
+    cfg, dash = open_dashboard(args, cfg, live=False, title=source.info.name)
+    status = f"replaying {args.clip} …"
+    if dash is not None:
+        source = dash.gate(source, PAGE_WAIT_S)
+        status = f"replaying {args.clip} once the dashboard page is open (or in {PAGE_WAIT_S:.0f} s) …"
+    try:
+        with console.status(status):
+            result = run_session(cfg, source, out, mounting, live=False, controls=True,
+                                 **session_hooks(dash, out, console))
+    finally:
+        if dash is not None:
+            dash.close()
     print_alerts(Console(), result)
     return 0
