@@ -163,6 +163,11 @@ class AlertPolicy:
             if h.due_ns > now_ns:
                 continue
             del self._held[eid]
+            floor, why = self.gate() if self.gate is not None else (0, "")
+            if h.alert.priority < floor:  # muted (or verbosity lowered) while it was held
+                name = "muted" if why == "muted" else "verbosity"
+                out.append(Released(h.alert, self._drop(f"dropped_{name}", name), h.due_ns, 0))
+                continue
             decision = self._commit(h.alert, h.due_ns, h.capture_ns, h.due_ns - h.since_ns)
             out.append(Released(h.alert, decision, h.due_ns, max(0, h.due_ns - h.decided_ns)))
         return out

@@ -194,3 +194,12 @@ def test_demo_double_utterance_becomes_one(tmp_path: Path, rules: list[str], exp
     if not rules:
         assert (policy["held"], policy["replaced_held"], policy["spoken"]) == (1, 1, 1)
         assert abs(res.alerts[0]["video_t"] - 2.6) < 0.01  # at its own frame: danger did not wait
+
+
+def test_muted_while_held_is_not_spoken():
+    floor = [(0, "")]
+    pol = AlertPolicy(AlertsConfig(hold_s=0.15), gate=lambda: floor[0])
+    assert pol.decide(alert(1, 2, 0.0), 0).reason == "held"
+    floor[0] = (3, "muted")
+    (r,) = pol.release(ns(0.2))
+    assert r.decision.reason == "muted" and pol.counters.dropped_muted == 1 and pol.counters.spoken == 0

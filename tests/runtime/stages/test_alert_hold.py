@@ -3,6 +3,7 @@ arrives, and an escalation within the hold replaces it; controls wired into a wh
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import urllib.request
@@ -87,3 +88,27 @@ def test_replay_with_the_control_api(tmp_path: Path):
     assert policy["dropped_verbosity"] >= 1 and policy["spoken"] == 1  # (retried on the next frame, dropped again)
     ctl = res.summary["control"]
     assert ctl["actions"] == {"verbosity": 1} and ctl["http"]["requests"] == 1 and ctl["keys"] is None
+
+
+def test_verbosity_captions_speaks_a_new_entity_caption(tmp_path: Path):
+    from ego360.core.packets import Box, EntityUpdate, Track
+
+    stage = _stage(tmp_path)
+    stage.live = False
+    track = Track(5, 1, "none", np.ones((4, 8), bool), Box(0, 0, 8, 4), -90.0, 0.0, kind="person")
+
+    def frame(i: int, t: float) -> Work:
+        w, _ = _work(i, t)
+        ents = EntityUpdate(i, (dataclasses.replace(track, frame_index=i),), (5,) if i == 1 else (), (), ())
+        return dataclasses.replace(w, trigger=TriggerResult(i, 0.0, None, "none", "idle"), entities=ents)
+
+    stage.process(frame(1, 1.0))
+    stage.process(frame(2, 1.2))
+    assert stage.alert_lines == []  # alerts only: a new caption is not said
+    stage.speak_captions = lambda: True
+    stage.captions.clear()  # the entity's caption is made again, as for a new entity
+    stage.process(frame(3, 1.4))
+    stage.process(frame(4, 1.6))  # after the hold
+    stage.close()
+    (line,) = stage.alert_lines
+    assert line["text"] == stage.captions[5].speech and "9 o'clock" in line["text"]
