@@ -141,7 +141,13 @@ def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, 
     if controls:
         from ego360.runtime.control import ControlSession
 
-        control = ControlSession(cfg, alert_stage)
+        try:
+            control = ControlSession(cfg, alert_stage)
+        except BaseException:  # e.g. the control port is taken: stop the threads already started
+            source.close()
+            alert_stage.close()
+            events.close()
+            raise
         if on_controls is not None:
             on_controls(control)
     runner = Runner(source, stages, queue_size=cfg.runner.queue_size, process_every=cfg.runner.process_every,

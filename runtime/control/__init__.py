@@ -55,6 +55,8 @@ class ControlSession:
                 "media_button": len(self.media.actions) if self.media is not None else None}
 
     def close(self) -> None:
-        for part in (self.keys, self.media, self.server):
-            if part is not None:
-                part.close() if isinstance(part, ControlServer) else part.stop()
+        for reader in (self.keys, self.media):
+            if reader is not None:
+                reader.stop()
+        if self.server is not None:
+            self.server.close()

@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ego360.core.errors import UserError
 from ego360.runtime.control.actions import ActionResult, Controls
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,11 @@ class ControlServer:
         self.token = token or secrets.token_urlsafe(16)
         self.requests = 0
         self.refused = 0
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        except OSError as exc:
+            raise UserError(f"cannot serve the control API on {host}:{port} ({exc.strerror or exc}); "
+                            "choose another --control-port, or 0 for any free port") from None
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="ego360-control-http", daemon=True)
 

@@ -269,3 +269,14 @@ def test_keys_from_a_stream(rig):
     st = controls.state()
     assert st.muted and st.verbosity == "captions" and not st.earcons and st.rate_wpm == 210
     assert tts.said[1][0] == alert().text and reader.pressed == 6
+
+
+def test_a_taken_port_is_a_one_line_user_error(rig):
+    from ego360.core.errors import UserError
+
+    first = ControlServer(Router())
+    try:
+        with pytest.raises(UserError, match="choose another --control-port"):
+            ControlServer(Router(), port=first.port)
+    finally:
+        first.close()
