@@ -135,9 +135,9 @@ class AudioConfig:
     device: str = ""
     earcon_ms: int = 120
     # hrtf: binaural with the measured KEMAR HRTF (runtime/audio/hrtf.py; 12/6 and 2/4 o'clock sound different
-    # on headphones; `ego360 bench audio` measures it); pan: equal-power stereo panning, the default for now
-    # (tests/runtime/audio/test_audio.py pins pan's exact levels), and the fallback when the HRTF data is missing
-    spatial: Literal["hrtf", "pan"] = "pan"
+    # on headphones; `ego360 bench audio` measures it), loaded in the background and panned until ready;
+    # pan: equal-power stereo panning, also the fallback when the HRTF data is missing
+    spatial: Literal["hrtf", "pan"] = "hrtf"
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,11 @@ from ego360.core.packets import Alert
 from ego360.runtime.audio.earcon import make_earcon
 from ego360.runtime.audio.policy import Decision
 from ego360.runtime.audio.sinks import AudioOut, Handle
-from ego360.runtime.audio.spatial import make_spatializer
+from ego360.runtime.audio.spatial import Spatializer, make_spatializer
 from ego360.runtime.audio.tts import SpeechEngine, TTSStats, TTSWorker
 
 log = logging.getLogger(__name__)
+HRTF_WAIT_S = 30.0  # bound on the wait for the HRTF load when only a file is written
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,10 @@ class Speaker:
         self._cfg = audio_cfg
         self._out = out
         self._clock = clock
-        self._spatialize = make_spatializer(audio_cfg)  # audio.spatial: hrtf, or pan as the fallback
+        # audio.spatial: hrtf (loaded on its own thread; panned until ready), or pan as the fallback. With no
+        # device (a replay's WAV only) the first sound waits for the load, so the WAV is the same every run.
+        self._spatialize = make_spatializer(audio_cfg, background=True,
+                                            wait_s=0.0 if getattr(out, "device_sink", None) else HRTF_WAIT_S)
         if tts is None and tts_cfg.backend != "none":
             tts = TTSWorker(tts_cfg, audio_cfg.sample_rate, engine_factory=engine_factory)
         self._tts = tts
@@ -79,6 +83,11 @@ class Speaker:
     def stats(self) -> SpeakerStats:
         with self._lock:
             return SpeakerStats(**self._counts, tts=self._tts.stats if self._tts else None)
+
+    @property
+    def spatializer(self) -> Spatializer:
+        """How sounds are placed (`mode`: hrtf or pan; `wait_ready` for a background HRTF load)."""
+        return self._spatialize
 
     @property
     def rate_wpm(self) -> int | None:

@@ -1,7 +1,13 @@
-"""Alert audio without a sound device: panning, earcons, policy, TTS (real espeak-ng), mixer, WAV."""
+"""Alert audio without a sound device: panning, earcons, policy, TTS (real espeak-ng), mixer, WAV.
+
+Tests about stereo panning itself pin `audio.spatial=pan`; placement through the Speaker is tested in both
+modes (binaural: ITD/ILD sign); interrupts and cancellations are checked against a run holding only the
+interrupting alert, which holds whatever the spatial mode is.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import threading
 import wave
@@ -13,6 +19,7 @@ import pytest
 from ego360.core.config import AlertsConfig, AudioConfig, TTSConfig
 from ego360.core.packets import Alert
 from ego360.runtime.audio.earcon import BEHIND_TONES_HZ, FRONT_TONES_HZ, make_earcon
+from ego360.runtime.audio.measure import measure_ild_db, measure_itd_us, woodworth_itd_us
 from ego360.runtime.audio.mixer import Mixer, Timeline
 from ego360.runtime.audio.pan import pan_gains, spatialize
 from ego360.runtime.audio.policy import AlertPolicy, Decision
@@ -24,6 +31,9 @@ SR = 16000
 NS = 1_000_000_000
 SPEAK = Decision(True, False, "speak")
 LEGACY = {"hold_s": 0.0, "repeat_s": 0.0}  # the rules before the hold and the repeat throttle (tested apart)
+HAS_KEMAR = importlib.util.find_spec("slab") is not None
+MODES = ["pan", pytest.param("hrtf", marks=pytest.mark.skipif(not HAS_KEMAR, reason="slab (KEMAR HRTF data) absent"))]
+FADE = int(0.02 * SR)  # past the 10 ms interrupt fade, with margin
 
 
 def make_alert(
@@ -206,8 +216,12 @@ def test_file_sink_places_sounds_at_video_time(tmp_path: Path):
     assert len(x) == int(1.25 * SR) + 160
 
 
+def test_default_placement_is_binaural():
+    assert AudioConfig().spatial == "hrtf"  # pan stays the fallback (tests/runtime/audio/test_hrtf.py)
+
+
 def test_speaker_places_earcon_then_speech_and_pans(tmp_path: Path):
-    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=120)
+    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=120, spatial="pan")
     out = open_sink(cfg, tmp_path / "alerts.wav")
     tts = TTSWorker(TTSConfig(), SR, engine_factory=lambda: ToneEngine(), warm_up=False)
     sp = Speaker(cfg, TTSConfig(), out, tts=tts)
@@ -224,17 +238,57 @@ def test_speaker_places_earcon_then_speech_and_pans(tmp_path: Path):
     assert (tmp_path / "alerts.wav").stat().st_size > 44
 
 
-def test_speaker_interrupt_fades_lower_sound(tmp_path: Path):
-    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=100)
+@pytest.mark.skipif(not HAS_KEMAR, reason="slab (KEMAR HRTF data) absent")
+def test_speaker_places_earcon_then_speech_binaurally(tmp_path: Path):
+    """The default mode: a 3 o'clock alert reaches the right ear first (by about the spherical head's
+    time difference) and louder, in its earcon and in its speech; the speech still follows the earcon."""
+    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=120)
+    out = open_sink(cfg, tmp_path / "alerts.wav")
+    tts = TTSWorker(TTSConfig(), SR, engine_factory=lambda: ToneEngine(), warm_up=False)
+    sp = Speaker(cfg, TTSConfig(), out, tts=tts)
+    sp.announce(make_alert(1, 2, 2.0, bearing=90.0, text="person at three"), SPEAK, 2.0)
+    sp.close()
+    assert sp.spatializer.mode == "hrtf" and sp.spatializer.panned_while_loading == 0  # file only: it waited
+    x = out.file_sink.render()
+    start, earcon_end = int(2.0 * SR), int(2.0 * SR) + int(0.12 * SR)
+    onset = np.flatnonzero(np.abs(x).max(axis=1) > 1e-4)[0]
+    assert 0 <= onset - start <= int(0.001 * SR)  # the filter's own lead only (< 1 ms)
+    earcon, speech = x[start:earcon_end], x[earcon_end:]
+    assert dominant_hz(speech[: SR // 4, 1], SR) == pytest.approx(300, abs=10)  # ToneEngine speech
+    expected_itd = woodworth_itd_us(90.0)  # ~660 µs; a low tone's ITD runs up to ~1.5× that (KEMAR: 850 µs)
+    for part, min_ild_db in ((earcon, 4.0), (speech, 2.0)):  # the head shadows a 300 Hz tone only a little
+        assert 0.8 * expected_itd < measure_itd_us(part, SR) < 1.5 * expected_itd  # right ear leads
+        assert measure_ild_db(part) > min_ild_db  # and is louder
+    assert sp.stats.speech_played == 1
+
+
+def _only(cfg: AudioConfig, tmp_path: Path, alert: Alert, decision: Decision, t: float, engine=None) -> np.ndarray:
+    """The WAV of a run that holds nothing but `alert` (the reference for what must be left after an interrupt)."""
+    out = open_sink(cfg, tmp_path / "only.wav")
+    tts = None if engine is None else TTSWorker(TTSConfig(), SR, engine_factory=lambda: engine, warm_up=False)
+    sp = Speaker(cfg, TTSConfig(backend="none" if engine is None else "pyttsx3"), out, tts=tts)
+    sp.announce(alert, decision, t)
+    sp.close()
+    return out.file_sink.render()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_speaker_interrupt_fades_lower_sound(tmp_path: Path, mode: str):
+    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=100, spatial=mode)
     out = open_sink(cfg, tmp_path / "alerts.wav")
     sp = Speaker(cfg, TTSConfig(backend="none"), out)
     sp.announce(make_alert(1, 1, 1.0, bearing=-90.0), SPEAK, 1.0)
     out.file_sink.play(np.full((SR, 2), 0.1, np.float32), 1.1, 1)  # a long low-priority voice
-    sp.announce(make_alert(2, 3, 1.5, bearing=90.0), Decision(True, True, "interrupt"), 1.5)
+    interrupt = Decision(True, True, "interrupt")
+    sp.announce(make_alert(2, 3, 1.5, bearing=90.0), interrupt, 1.5)
     sp.close()
     x = out.file_sink.render()
-    assert np.abs(x[int(1.4 * SR) : int(1.5 * SR), 0]).min() > 0.05  # low voice audible before
-    assert np.allclose(x[int(1.5 * SR) + int(0.02 * SR) :, 0], 0.0)  # and gone after the fade
+    assert np.abs(x[int(1.4 * SR) : int(1.5 * SR)]).min() > 0.05  # low voice audible before, both ears
+    ref = _only(cfg, tmp_path, make_alert(2, 3, 1.5, bearing=90.0), interrupt, 1.5)
+    cut = int(1.5 * SR) + FADE
+    assert len(x) == len(ref)
+    assert np.allclose(x[cut:], ref[cut:], atol=1e-6)  # after the fade: the interrupting earcon, nothing else
+    assert np.abs(ref[cut:]).max() > 0.05
     assert sp.stats.interrupts == 1
 
 
@@ -250,8 +304,9 @@ class GatedToneEngine(ToneEngine):
         super().synth_to_file(text, path, rate_wpm, voice)
 
 
-def test_speaker_interrupt_cancels_pending_lower_speech(tmp_path: Path):
-    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=100)
+@pytest.mark.parametrize("mode", MODES)
+def test_speaker_interrupt_cancels_pending_lower_speech(tmp_path: Path, mode: str):
+    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=100, spatial=mode)
     out = open_sink(cfg, tmp_path / "alerts.wav")
     engine = GatedToneEngine()
     sp = Speaker(cfg, TTSConfig(), out, tts=TTSWorker(TTSConfig(), SR, engine_factory=lambda: engine, warm_up=False))
@@ -262,8 +317,10 @@ def test_speaker_interrupt_cancels_pending_lower_speech(tmp_path: Path):
     st = sp.stats
     assert (st.speech_cancelled, st.speech_played, st.interrupts) == (1, 1, 1)
     x = out.file_sink.render()
-    assert np.abs(x[int(1.2 * SR) + int(0.02 * SR) :, 0]).max() < 1e-6  # nothing left of the bike
     assert len(x) == int(1.2 * SR) + int(0.1 * SR) + int(0.35 * SR)  # car earcon + its 1-word speech
+    car = _only(cfg, tmp_path, make_alert(2, 3, 1.2, bearing=90.0, text="car"), SPEAK, 1.2, engine=ToneEngine())
+    cut = int(1.2 * SR) + FADE
+    assert np.allclose(x[cut:], car[cut:], atol=1e-6)  # nothing left of the bike: the car alone
 
 
 # -- TTS --------------------------------------------------------------------------------------------
@@ -357,5 +414,6 @@ def test_speaker_with_failing_tts_still_plays_earcon(tmp_path: Path):
     assert ns > 0
     x = out.file_sink.render()
     assert len(x) == int(0.5 * SR) + int(0.12 * SR)  # earcon only, at its video time
-    assert np.abs(x[int(0.5 * SR) :, 0]).max() > 0.3 and np.abs(x[:, 1]).max() < 1e-6  # 9 o'clock → left
+    assert np.abs(x[: int(0.5 * SR)]).max() == 0.0 and np.abs(x[int(0.5 * SR) :, 0]).max() > 0.1
+    assert measure_ild_db(x) < -4.0  # 9 o'clock → left (pan: right silent; hrtf: the far ear ~6 dB down)
     assert sp.stats.tts_failures == 1 and sp.stats.speech_played == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import pytest
 
 from ego360.core.config import AudioConfig, TTSConfig
 from ego360.core.packets import Alert
+from ego360.runtime.audio.measure import measure_ild_db, measure_itd_us, woodworth_itd_us
 from ego360.runtime.audio.policy import Decision
 from ego360.runtime.audio.sinks import open_sink
 from ego360.runtime.audio.speaker import Speaker
@@ -39,16 +41,18 @@ def tts_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def play_and_record(server, tmp_path: Path, bearing: float, tts: TTSConfig) -> tuple[np.ndarray, Speaker]:
+def play_and_record(server, tmp_path: Path, bearing: float, tts: TTSConfig,
+                    spatial: str = "pan") -> tuple[np.ndarray, Speaker]:
     """Record the null sink's monitor around one alert played through SounddeviceSink."""
     raw = tmp_path / f"rec_{int(bearing)}.raw"
     rec = server.record(raw, SR)
     try:
         time.sleep(0.5)  # let the capture stream run before anything plays
-        cfg = AudioConfig(sink="sounddevice", sample_rate=SR, device="pulse", earcon_ms=200)
+        cfg = AudioConfig(sink="sounddevice", sample_rate=SR, device="pulse", earcon_ms=200, spatial=spatial)
         out = open_sink(cfg)
         assert out.device_sink is not None and out.file_sink is None
         sp = Speaker(cfg, tts, out)
+        assert sp.spatializer.wait_ready(30)  # live, the HRTF loads in the background (panned meanwhile)
         sp.announce(alert_at(bearing), SPEAK, 0.0)
         time.sleep(0.2)
         sp.close()  # drains the mixer, then stops the stream
@@ -75,6 +79,22 @@ def test_device_output_is_panned_by_clock(pulse_server, tmp_path: Path, bearing:
         assert heard_s > 0.8  # earcon (0.2 s) followed by ~1.5 s of speech
     else:
         assert heard_s == pytest.approx(0.2, abs=0.05)
+
+
+@pytest.mark.audio
+@pytest.mark.skipif(importlib.util.find_spec("slab") is None, reason="slab (KEMAR HRTF data) absent")
+@pytest.mark.parametrize("bearing", [60.0, -120.0], ids=["2-oclock", "8-oclock"])
+def test_device_output_is_binaural(pulse_server, tmp_path: Path, bearing: float):
+    """The default audio.spatial=hrtf through the real device path: the near ear hears the earcon first
+    and louder (the earcon alone, so the test does not depend on espeak)."""
+    x, sp = play_and_record(pulse_server, tmp_path, bearing, TTSConfig(backend="none"), spatial="hrtf")
+    assert sp.spatializer.mode == "hrtf"
+    active = np.flatnonzero(np.abs(x).max(axis=1) > 0.005)
+    assert len(active), f"nothing recorded; see {pulse_server.log}"
+    earcon = x[active[0] : active[0] + int(0.2 * SR)]
+    side = 1 if bearing > 0 else -1
+    assert side * measure_itd_us(earcon, SR) > 0.5 * woodworth_itd_us(bearing)
+    assert side * measure_ild_db(earcon) > 3.0
 
 
 def test_auto_without_device_logs_once_and_keeps_file(tmp_path: Path, caplog):
