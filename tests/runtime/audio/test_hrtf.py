@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,69 @@ def test_speaker_renders_the_alert_binaurally(tmp_path: Path):
     x = out.file_sink.render()[int(1.0 * SR) : int(1.12 * SR)]
     assert measure_itd_us(x, SR) > 300.0
     assert measure_ild_db(x) > 3.0
+
+
+class _Recorder:
+    """A stand-in device sink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.sounds: list[np.ndarray] = []
+
+    def play(self, stereo, video_t, priority, after=None, queue=False) -> int:
+        self.sounds.append(np.asarray(stereo))
+        return len(self.sounds) - 1
+
+    def interrupt(self, below_priority, video_t) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+@needs_kemar
+def test_hrtf_load_never_delays_a_live_alert(monkeypatch):
+    """With a device, an alert that comes while the HRTF is still loading is panned at once (no wait);
+    once the load is done the next alert is binaural."""
+    from ego360.runtime.audio.sinks import AudioOut
+
+    gate, real = threading.Event(), spatial.load_kemar
+
+    def slow_load(*a, **k):
+        assert gate.wait(30)
+        return real(*a, **k)
+
+    monkeypatch.setattr(spatial, "load_kemar", slow_load)
+    device = _Recorder()
+    cfg = AudioConfig(sample_rate=SR, earcon_ms=120, spatial="hrtf")
+    sp = Speaker(cfg, TTSConfig(backend="none"), AudioOut([device], device_sink=device))
+    alert = Alert(0, 1.0, 10**9, 1, "perpetrator", 60.0, 2, 2, "person at two o'clock")
+    t0 = time.perf_counter()
+    sp.announce(alert, Decision(True, False, "speak"), 1.0)
+    assert time.perf_counter() - t0 < 0.5  # did not wait for the gated load
+    assert sp.spatializer.loading and sp.spatializer.panned_while_loading == 1
+    assert abs(measure_itd_us(device.sounds[0], SR)) < 1.0 and measure_ild_db(device.sounds[0]) > 3.0  # panned right
+    gate.set()
+    assert sp.spatializer.wait_ready(30) and sp.spatializer.mode == "hrtf"
+    sp.announce(alert, Decision(True, False, "speak"), 2.0)
+    sp.close()
+    assert measure_itd_us(device.sounds[1], SR) > 300.0  # binaural now: the right ear leads
+
+
+@needs_kemar
+def test_file_only_run_waits_for_the_hrtf(monkeypatch, tmp_path: Path):
+    """Without a device (a replay's WAV) the first sound waits for the load, so the WAV never depends on
+    how fast the machine loaded the data."""
+    real = spatial.load_kemar
+
+    def slow_load(*a, **k):
+        time.sleep(0.3)
+        return real(*a, **k)
+
+    monkeypatch.setattr(spatial, "load_kemar", slow_load)
+    cfg = AudioConfig(sink="file", sample_rate=SR, earcon_ms=120, spatial="hrtf")
+    out = open_sink(cfg, tmp_path / "alerts.wav")
+    sp = Speaker(cfg, TTSConfig(backend="none"), out)
+    sp.announce(Alert(0, 1.0, 10**9, 1, "perpetrator", 60.0, 2, 2, "x"), Decision(True, False, "speak"), 1.0)
+    sp.close()
+    assert sp.spatializer.mode == "hrtf" and sp.spatializer.panned_while_loading == 0
+    assert measure_itd_us(out.file_sink.render()[int(1.0 * SR) :], SR) > 300.0
