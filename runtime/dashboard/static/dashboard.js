@@ -66,6 +66,7 @@
     const now = Date.now();
     const shown = dash.alerts.filter((a) => now - a.received_ms < ALERT_SHOWN_MS);
     for (const a of shown) { // a wedge at the alert's bearing, fading out
+      if (!a.radar_ms) a.radar_ms = Date.now(); // when it first reached the radar
       const alpha = 1 - (now - a.received_ms) / ALERT_SHOWN_MS;
       const a0 = ((a.bearing_deg - 12 - 90) * Math.PI) / 180, a1 = ((a.bearing_deg + 12 - 90) * Math.PI) / 180;
       ctx.fillStyle = a.priority >= 3 ? `rgba(255,60,60,${0.45 * alpha})` : `rgba(255,170,40,${0.4 * alpha})`;
