@@ -9,6 +9,10 @@ sound and cancels their speech that has not started yet. TTS failures are counte
 A `replace` decision (an escalation just after the entity's earcon, see policy.py) keeps the earcon
 already heard and swaps the words while they are still being synthesised: one earcon, one sentence.
 If those words were already handed to the sinks it falls back to an interrupt (counted `replace_late`).
+Speech arrives phrase by phrase (tts.py `on_chunk`): the place phrase is placed after the earcon as soon
+as it is synthesised and the rest after it; an interrupt also drops the rest of a lower utterance. An
+escalation whose place phrase is the one already placed swaps only the rest ("Behind you, 6 o'clock:" |
+"person approaching." → "person approaching fast."), still one earcon and one sentence.
 The wearer's controls act here too: earcons on/off, speech rate, the last alert said again, a spoken
 answer (`say`) and short confirmation cues (`play_cue`).
 """
@@ -30,7 +34,7 @@ from ego360.runtime.audio.earcon import make_earcon
 from ego360.runtime.audio.policy import Decision
 from ego360.runtime.audio.sinks import AudioOut, Handle
 from ego360.runtime.audio.spatial import Spatializer, make_spatializer
-from ego360.runtime.audio.tts import SpeechEngine, TTSStats, TTSWorker
+from ego360.runtime.audio.tts import SpeechEngine, TTSStats, TTSWorker, split_phrases
 
 log = logging.getLogger(__name__)
 HRTF_WAIT_S = 30.0  # bound on the wait for the HRTF load when only a file is written
@@ -73,7 +77,9 @@ class Speaker:
         self._lock = threading.Lock()  # sinks are fed from the caller and from the TTS thread
         self._pending: dict[int, int] = {}  # announce seq → priority, until its speech is placed
         self._cancelled: set[int] = set()
-        self._entity: dict[int, tuple[int, Handle | None, float]] = {}  # entity → (seq, earcon, speech video_t)
+        # entity → (seq, what its words follow, speech video_t, place phrase already placed before them or None)
+        self._entity: dict[int, tuple[int, Handle | None, float, str | None]] = {}
+        self._streaming: dict[int, tuple[int, Handle, str]] = {}  # seq → (priority, place handle, place phrase)
         self._seq = 0
         self.earcons = True  # the wearer may turn them off; confirmation cues still play
         self.last_alert: Alert | None = None
@@ -116,6 +122,7 @@ class Speaker:
                 self._counts["interrupts" if decision.interrupt else "replace_late"] += 1
                 self._out.interrupt(alert.priority, video_t)
                 self._cancelled.update(s for s, p in self._pending.items() if p < alert.priority)
+                self._cancelled.update(s for s, (p, _h, _t) in self._streaming.items() if p < alert.priority)
             handle, speech_t = None, video_t
             if self.earcons:
                 mono = make_earcon(alert.bearing_deg, sr, self._cfg.earcon_ms)
@@ -126,7 +133,7 @@ class Speaker:
             self._counts["announced"] += 1
             self.last_alert = alert
             seq = self._next_seq(alert.priority)
-            self._entity[alert.entity_id] = (seq, handle, speech_t)
+            self._entity[alert.entity_id] = (seq, handle, speech_t, None)
         self._submit(seq, alert, speech_t, handle)
         return handed_ns
 
@@ -136,23 +143,49 @@ class Speaker:
             self._pending[self._seq] = priority
         return self._seq
 
-    def _submit(self, seq: int, alert: Alert, speech_t: float, after: Handle | None) -> None:
-        if self._tts is not None:
-            self._tts.submit(alert.text, lambda pcm: self._on_speech(seq, pcm, alert, speech_t, after))
+    def _submit(self, seq: int, alert: Alert, speech_t: float, after: Handle | None, text: str | None = None,
+                counted: bool = True) -> None:
+        if self._tts is None:
+            return
+        words = alert.text if text is None else text
+
+        def on_chunk(pcm: np.ndarray | None, last: bool = True) -> None:
+            self._on_speech(seq, pcm, alert, speech_t, after, last, words, counted)
+
+        if isinstance(self._tts, TTSWorker):
+            self._tts.submit(words, on_chunk=on_chunk)
+        else:  # a stand-in worker hands the whole utterance to a plain callback
+            self._tts.submit(words, on_chunk)
+
+    @staticmethod
+    def _rest(text: str, place: str) -> str | None:
+        """The words of `text` after `place` when `text` starts with that place phrase, else None."""
+        parts = split_phrases(text)
+        return parts[1] if len(parts) == 2 and parts[0] == place else None
 
     def _replace(self, alert: Alert) -> bool:
-        """Swap the words of this entity's utterance, if they are not placed yet; False when too late."""
+        """Swap the words of this entity's utterance that are not placed yet: all of them, or the rest after
+        a place phrase already placed when the escalation names the same place; False when too late."""
         with self._lock:
             prev = self._entity.get(alert.entity_id)
-            if prev is None or prev[0] not in self._pending:
+            if prev is None:
                 return False
-            seq_old, handle, speech_t = prev
+            seq_old, after, speech_t, place = prev
+            if seq_old in self._pending:  # none of its words placed yet
+                text = alert.text if place is None else self._rest(alert.text, place)
+            elif seq_old in self._streaming:  # its place phrase is placed, the rest is not
+                _p, after, place = self._streaming[seq_old]
+                text = self._rest(alert.text, place)
+            else:
+                return False
+            if text is None:
+                return False
             self._cancelled.add(seq_old)
             self._counts["replaced"] += 1
             self.last_alert = alert
             seq = self._next_seq(alert.priority)
-            self._entity[alert.entity_id] = (seq, handle, speech_t)
-        self._submit(seq, alert, speech_t, handle)
+            self._entity[alert.entity_id] = (seq, after, speech_t, place)
+        self._submit(seq, alert, speech_t, after, text=text, counted=place is None)
         return True
 
     def say(self, alert: Alert, video_t: float, earcon: bool = False) -> None:
@@ -175,21 +208,30 @@ class Speaker:
             self._out.play(stereo, video_t, 0)
             self._counts["cues"] += 1
 
-    def _on_speech(self, seq: int, pcm: np.ndarray | None, alert: Alert, video_t: float, after: Handle) -> None:
-        """Runs on the TTS thread; must never raise into it."""
+    def _on_speech(self, seq: int, pcm: np.ndarray | None, alert: Alert, video_t: float, after: Handle,
+                   last: bool = True, text: str = "", counted: bool = True) -> None:
+        """One phrase of an utterance (the whole of it when `last` on the first call). Runs on the TTS
+        thread; must never raise into it."""
         try:
             with self._lock:
-                self._pending.pop(seq, None)
+                first = self._pending.pop(seq, None) is not None
+                stream = self._streaming.pop(seq, None)
                 if seq in self._cancelled:
-                    self._cancelled.discard(seq)
-                    self._counts["speech_cancelled"] += 1
+                    if last:
+                        self._cancelled.discard(seq)
+                    if first or stream is not None:  # once per utterance: its words or its rest dropped
+                        self._counts["speech_cancelled"] += 1
                     return
                 if pcm is None:
                     self._counts["tts_failures"] += 1
                     return
                 stereo = self._spatialize(pcm, alert.bearing_deg, self._cfg.sample_rate)
-                self._out.play(stereo, video_t, alert.priority, after=after, queue=True)
-                self._counts["speech_played"] += 1
+                handle = self._out.play(stereo, video_t, alert.priority, after=stream[1] if stream else after,
+                                        queue=True)
+                if first and counted:
+                    self._counts["speech_played"] += 1
+                if not last:
+                    self._streaming[seq] = (alert.priority, handle, split_phrases(text)[0])
         except Exception:  # noqa: BLE001 - a broken sink must not kill the TTS thread
             log.exception("placing speech for entity %d failed", alert.entity_id)
 

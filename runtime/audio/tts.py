@@ -14,6 +14,13 @@ tests pass failing engines through it. Without one, `cfg.backend` chooses: pytts
 spoken by pyttsx3, and pyttsx3 serves the rest of the run, so a broken model costs one slow request
 at most, never an alert. Piper missing altogether (package or voice not installed) starts on pyttsx3,
 with one warning. `fallback_factory` lets tests put their own engine behind a failing one.
+
+Speaking sooner: a whole alert takes a neural voice a few hundred ms to synthesise, and nothing can play
+before it is done. With `on_chunk` (the Speaker's way in) and `tts.split_phrases`, an alert is split
+after its place phrase ("Behind you, 5 o'clock:" | "person approaching.") and each phrase is handed over
+as soon as it is ready, so the place plays while the rest is synthesised. Piper 1.8's own streaming
+(`PiperVoice.synthesize`) yields one chunk per sentence only, and the colon does not end one, hence
+the split here; it is engine-neutral and each phrase keeps the checks, retries and fallback.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ log = logging.getLogger(__name__)
 
 MIN_RMS = 1e-3  # float scale; espeak speech is ~0.1
 LEAD_SILENCE_KEEP_MS = 5.0
+PHRASE_PAUSE_MS = 120.0  # silence kept after a place phrase (Piper pauses ~125 ms at the colon mid-sentence)
+_PLACE = re.compile(r"^(\S.*?:)\s+(\S.*)$", re.S)  # up to the first colon followed by a space
 
 
 class SpeechEngine(Protocol):
@@ -127,6 +136,20 @@ def trim_leading_silence(x: np.ndarray, sample_rate: int, threshold: float = 0.0
     return x[max(0, int(loud[0]) - int(sample_rate * LEAD_SILENCE_KEEP_MS / 1000.0)) :]
 
 
+def trim_trailing_silence(x: np.ndarray, sample_rate: int, keep_ms: float, threshold: float = 0.01) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(x) > threshold)
+    if len(loud) == 0:
+        return x
+    return x[: int(loud[-1]) + 1 + int(sample_rate * keep_ms / 1000.0)]
+
+
+def split_phrases(text: str) -> list[str]:
+    """"Behind you, 5 o'clock: person approaching." → ["Behind you, 5 o'clock:", "person approaching."];
+    a text without a place phrase stays whole."""
+    m = _PLACE.match(text.strip())
+    return [m.group(1), m.group(2)] if m else [text]
+
+
 def check_speech(path: Path, text: str, rate_wpm: int) -> tuple[np.ndarray, int]:
     """Read one synthesised WAV or raise TTSError saying what is wrong with it."""
     if not path.is_file() or path.stat().st_size <= 44:
@@ -144,7 +167,8 @@ def check_speech(path: Path, text: str, rate_wpm: int) -> tuple[np.ndarray, int]
     return x, rate
 
 
-_Request = tuple[str, Future]
+ChunkCallback = Callable[[np.ndarray | None, bool], None]  # (phrase PCM or None on failure, last)
+_Request = tuple[str, Future, ChunkCallback | None]
 
 
 class TTSWorker:
@@ -171,6 +195,7 @@ class TTSWorker:
         self._engine: SpeechEngine | None = None
         self._tmp = Path(tempfile.mkdtemp(prefix="ego360-tts-"))
         self._seq = 0
+        self._utt_ms = 0.0  # synthesis time of the utterance in progress (TTS thread only)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="tts-worker", daemon=True)
         self._thread.start()
@@ -200,16 +225,22 @@ class TTSWorker:
         with self._lock:
             return TTSStats(**self._stats)
 
-    def submit(self, text: str, callback: Callable[[np.ndarray | None], None] | None = None) -> Future:
-        """Queue `text`; the Future resolves to float32 mono PCM at `sample_rate`, or None on failure."""
+    def submit(self, text: str, callback: Callable[[np.ndarray | None], None] | None = None,
+               on_chunk: ChunkCallback | None = None) -> Future:
+        """Queue `text`; the Future resolves to float32 mono PCM at `sample_rate`, or None on failure.
+        `on_chunk(pcm, last)` is called on the TTS thread with each phrase as soon as it is ready (the
+        whole text when it has no place phrase or `tts.split_phrases` is off); `(None, True)` once when
+        the engines give up."""
         fut: Future = Future()
         if callback is not None:
             fut.add_done_callback(lambda f: callback(f.result()))
         if self._closed:
             fut.set_result(None)
+            if on_chunk is not None:
+                on_chunk(None, True)
             return fut
         self._bump("requests")
-        self._queue.put((text, fut))
+        self._queue.put((text, fut, on_chunk))
         return fut
 
     def synthesize(self, text: str, timeout: float | None = None) -> np.ndarray | None:
@@ -237,9 +268,9 @@ class TTSWorker:
             req = self._queue.get()
             if req is None:
                 return
-            text, fut = req
+            text, fut, on_chunk = req
             if fut.set_running_or_notify_cancel():
-                fut.set_result(self._synth_with_retries(text))
+                fut.set_result(self._synth_utterance(text, on_chunk))
 
     def _warm(self) -> None:
         """First utterance in a process is the one most likely to misbehave; spend it on a throwaway.
@@ -266,6 +297,38 @@ class TTSWorker:
         log.warning("TTS engine %s %s; speaking with %s from now on", failed, why, self.engine_name)
         return True
 
+    def _synth_utterance(self, text: str, on_chunk: ChunkCallback | None) -> np.ndarray | None:
+        """Phrase by phrase (see the module docstring), each handed to `on_chunk` when ready."""
+        parts = split_phrases(text) if on_chunk is not None and self._cfg.split_phrases else [text]
+        self._utt_ms = 0.0
+        pcms = []
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            pcm = self._synth_with_retries(part)
+            if pcm is None:
+                self._bump("failed")
+                log.warning("TTS gave up on %r; alert continues without (the rest of) its speech", part)
+                self._emit(on_chunk, None, True)
+                return None
+            if not last:
+                pcm = trim_trailing_silence(pcm, self._sample_rate, PHRASE_PAUSE_MS)
+            pcms.append(pcm)
+            self._emit(on_chunk, pcm, last)
+        with self._lock:
+            self._stats["succeeded"] += 1
+            self._stats["synth_ms_total"] += self._utt_ms
+            self._stats["synth_ms_max"] = max(self._stats["synth_ms_max"], self._utt_ms)
+        return pcms[0] if len(pcms) == 1 else np.concatenate(pcms)
+
+    @staticmethod
+    def _emit(on_chunk: ChunkCallback | None, pcm: np.ndarray | None, last: bool) -> None:
+        if on_chunk is None:
+            return
+        try:
+            on_chunk(pcm, last)
+        except Exception:  # noqa: BLE001 - a failing consumer must not stop the TTS thread
+            log.exception("TTS chunk consumer failed")
+
     def _synth_with_retries(self, text: str) -> np.ndarray | None:
         """The engine in use with its retries; if it gives up, the next engine of the chain takes over."""
         while True:
@@ -273,8 +336,6 @@ class TTSWorker:
             if pcm is not None:
                 return pcm
             if not self._switch(f"failed on {text!r}"):
-                self._bump("failed")
-                log.warning("TTS gave up on %r; alert continues without speech", text)
                 return None
 
     def _synth_one_engine(self, text: str) -> np.ndarray | None:
@@ -293,11 +354,7 @@ class TTSWorker:
                 if not built and self._level + 1 < len(self._chain):
                     break  # it cannot even be built: retrying only delays the fallback's speech
                 continue
-            ms = (time.perf_counter() - t0) * 1000.0
-            with self._lock:
-                self._stats["succeeded"] += 1
-                self._stats["synth_ms_total"] += ms
-                self._stats["synth_ms_max"] = max(self._stats["synth_ms_max"], ms)
+            self._utt_ms += (time.perf_counter() - t0) * 1000.0
             return pcm
         log.debug("TTS engine %s gave up on %r after %d attempts", self.engine_name, text, attempts)
         return None
