@@ -44,7 +44,7 @@ class SourceHealth:
     skipped_grey: int = 0
     skipped_smear: int = 0
     skipped_frozen: int = 0
-    accepted_corrupt_keys: int = 0  # key frames marked corrupt whose picture passed the quality checks
+    accepted_corrupt_keys: int = 0  # corrupt key frames that passed the checks (delivered if the stream was whole)
     skipped_damaged: int = 0  # decoded after joining/errors/a broken picture and before a clean key frame
     delivered_damaged: int = 0  # predicted from a damaged frame; delivered, never alerted from
     decoder_errors: int = 0
@@ -137,9 +137,8 @@ class DamageGuard:
             h.skipped_corrupt += 1
             self._pending = self._tainted = True
             return Decision(False, video_t, reason="corrupt")
-        # A key frame refreshes the picture. With a few percent of datagrams lost most large intra frames
-        # lose a piece, so a corrupt one is accepted when the quality checks find its picture whole (the
-        # piece is concealed from the previous frame; one decoded without a reference shows grey).
+        # A key frame, even one that lost a piece (with a few percent of datagrams lost most large intra
+        # frames do), goes on to the quality checks: a piece filled from nothing shows grey or streaks.
         was_waiting = self._need_key
         abrupt = False
         if self.quality is not None:

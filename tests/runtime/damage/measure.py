@@ -38,13 +38,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2)
     ap.add_argument("--join-s", type=float, default=0.8)
     ap.add_argument("--set", action="append", default=[], dest="sets")
+    ap.add_argument("--runs", default="join,loss", help="which live runs: join (no loss), loss (--drop)")
     args = ap.parse_args()
     rows = []
     for name in args.scenarios:
         clip = render(name, args.out / f"{name}-{args.width}", args.seconds, args.width)
         replay = replay_alerts(clip, args.out / f"{name}-{args.width}-replay")
         rows.append(_row(name, "replay", clip, replay.alerts, replay, {}))
-        for cond, drop in (("live-join", 0.0), (f"live-join-loss{args.drop:g}", args.drop)):
+        runs = {"join": ("live-join", 0.0), "loss": (f"live-join-loss{args.drop:g}", args.drop)}
+        for cond, drop in (runs[k] for k in args.runs.split(",")):
             run = run_live(clip, args.out / f"{name}-{args.width}-{cond}", drop=drop, join_s=args.join_s,
                            seed=args.seed, sets=tuple(args.sets))
             h = run.summary["source_health"]
@@ -57,7 +59,7 @@ def main() -> None:
                 "rewarms": run.summary["stage_counters"]["trigger"]["rewarms"],
                 "earcon_p50_ms": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
                 "earcon_p95_ms": round(float(np.percentile(lat, 95)), 1) if lat.size else None}))
-        print(json.dumps(rows[-3:], indent=None), flush=True)
+        print(json.dumps(rows[-1 - len(args.runs.split(",")):], indent=None), flush=True)
     (args.out / f"rows-{args.width}.json").write_text(json.dumps(rows, indent=1))
     for r in rows:
         print(" | ".join(f"{k}={v}" for k, v in r.items()))
