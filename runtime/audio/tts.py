@@ -20,7 +20,8 @@ before it is done. With `on_chunk` (the Speaker's way in) and `tts.split_phrases
 after its place phrase ("Behind you, 5 o'clock:" | "person approaching.") and each phrase is handed over
 as soon as it is ready, so the place plays while the rest is synthesised. Piper 1.8's own streaming
 (`PiperVoice.synthesize`) yields one chunk per sentence only, and the colon does not end one, hence
-the split here; it is engine-neutral and each phrase keeps the checks, retries and fallback.
+the split here; each phrase keeps the checks, retries and fallback. pyttsx3 is never split: espeak
+says a whole alert in ~20 ms, so a split would only add a call and a sentence break.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 
 MIN_RMS = 1e-3  # float scale; espeak speech is ~0.1
 LEAD_SILENCE_KEEP_MS = 5.0
+WHOLE_ENGINES = frozenset({"pyttsx3"})  # fast enough that splitting gains nothing (bench tts: ~20 ms per alert)
 PHRASE_PAUSE_MS = 120.0  # silence kept after a place phrase (Piper pauses ~125 ms at the colon mid-sentence)
 _PLACE = re.compile(r"^(\S.*?:)\s+(\S.*)$", re.S)  # up to the first colon followed by a space
 
@@ -299,7 +301,8 @@ class TTSWorker:
 
     def _synth_utterance(self, text: str, on_chunk: ChunkCallback | None) -> np.ndarray | None:
         """Phrase by phrase (see the module docstring), each handed to `on_chunk` when ready."""
-        parts = split_phrases(text) if on_chunk is not None and self._cfg.split_phrases else [text]
+        split = on_chunk is not None and self._cfg.split_phrases and self.engine_name not in WHOLE_ENGINES
+        parts = split_phrases(text) if split else [text]
         self._utt_ms = 0.0
         pcms = []
         for i, part in enumerate(parts):

