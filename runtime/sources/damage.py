@@ -78,8 +78,11 @@ class DamageGuard:
     `has_keys` False (OpenCV device captures): the decoder says nothing about key frames or
     corruption, so only the quality checks and the timestamps apply."""
 
-    def __init__(self, fps: float, *, has_keys: bool = True, check_quality: bool = True) -> None:
+    def __init__(self, fps: float, *, has_keys: bool = True, check_quality: bool = True,
+                 key_wait_s: float | None = None) -> None:
         self.fps = fps if fps and math.isfinite(fps) and fps > 0 else 30.0
+        self.key_wait_s = key_wait_s  # stop waiting for a key frame after this much video (None: never)
+        self._wait_from: float | None = None
         self.has_keys = has_keys
         self.health = SourceHealth()
         self.quality = QualityCheck() if check_quality else None
@@ -99,7 +102,7 @@ class DamageGuard:
         self.health.key_waits += int(self.has_keys)
         self._tainted, self._pending, self._last_pts, self._frozen_since = False, True, None, None
         self._severe = self.has_keys
-        self._anchor = None
+        self._anchor = self._wait_from = None
 
     def decoder_error(self) -> None:
         """The decoder raised: its references are unknown until the next key frame."""
@@ -129,6 +132,10 @@ class DamageGuard:
         h = self.health
         h.frames_decoded += 1
         video_t, jumped = self._clock(pts, capture_t)
+        if (self._need_key or self._severe) and self.key_wait_s is not None:
+            self._wait_from = video_t if self._wait_from is None else self._wait_from
+            if video_t - self._wait_from >= self.key_wait_s:  # no (clean) key frames: intra refresh, or worse
+                self._need_key = self._severe = False
         if self._need_key and not key:
             h.skipped_key_wait += 1
             self._pending = True
@@ -182,7 +189,7 @@ class DamageGuard:
             self._tainted = self._severe
         else:
             self._tainted = self._severe = False
-        self._need_key = False
+        self._need_key, self._wait_from = False, None
 
     def _deliver(self, video_t: float, jumped: bool, abrupt: bool) -> Decision:
         h = self.health

@@ -19,6 +19,7 @@ from ego360.core.errors import InputError
 from ego360.core.packets import FramePacket, SourceInfo
 from ego360.runtime.sources.base import Pacer, SourceBase, log
 from ego360.runtime.sources.checks import check_frame
+from ego360.runtime.sources.damage import DamageGuard, SourceHealth
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts")
 _FIX = "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
@@ -65,6 +66,7 @@ class VideoFileSource(SourceBase):
         self.max_width = max_width
         self._container = None
         self._lock = threading.Lock()  # close() from another thread must not free a decoding container
+        self._decoder_errors = 0
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such file; check the path")
         self._container, self._stream = _open_container(self.path)
@@ -85,17 +87,34 @@ class VideoFileSource(SourceBase):
             num_frames=_frame_count(self._container, self._stream, fps), live=live,
         )
         self._fps = fps
+        # A recording of a stream may start mid-way (before a key frame) or hold lost packets: the same
+        # guard as a live stream, without the picture checks (a clip's content is not second-guessed);
+        # a clip without key frames (intra refresh) is not waited on for more than 2 s.
+        self.guard = DamageGuard(fps, check_quality=False, key_wait_s=2.0)
         log.info("opened %s: %s %dx%d → %dx%d, %.3f fps, %s frames", self.path, self._stream.codec_context.name,
                  self._stream.width, self._stream.height, width, height, fps, self.info.num_frames)
 
-    def _decode(self) -> Iterator[tuple[float | None, np.ndarray]]:
+    def _decode(self) -> Iterator[tuple[float | None, np.ndarray, bool, bool]]:
+        """(pts s, RGB, key frame, corrupt). A packet the decoder rejects (a recorded stream with lost
+        datagrams) is counted and marks the next frame corrupt; a container that cannot be read ends it."""
         import av
 
+        corrupt = False
         try:
-            for frame in self._container.decode(self._stream):
-                t = None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base)
-                yield t, check_frame(frame.to_ndarray(format="rgb24"), self.path.name, order="rgb",
-                                     max_width=self.max_width)
+            for packet in self._container.demux(self._stream):
+                corrupt |= bool(packet.is_corrupt)
+                try:
+                    frames = self._stream.decode(packet)
+                except av.InvalidDataError:
+                    self._decoder_errors += 1
+                    corrupt = True
+                    continue
+                for frame in frames:
+                    t = None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base)
+                    image = check_frame(frame.to_ndarray(format="rgb24"), self.path.name, order="rgb",
+                                        max_width=self.max_width)
+                    yield t, image, bool(frame.key_frame), bool(frame.is_corrupt) or corrupt
+                    corrupt = False
         except av.FFmpegError as exc:
             raise InputError(f"{self.path}: decoding failed ({exc}); {_FIX}") from None
 
@@ -104,8 +123,7 @@ class VideoFileSource(SourceBase):
             raise RuntimeError("VideoFileSource can be iterated once; open a new one to replay")
         pacer = Pacer(self._closed)
         first, self._first = self._first, None
-        t0 = first[0] if first[0] is not None else 0.0
-        index = 0
+        index = decoded = 0
         frames = _chain(first, self._frames)
         while not self.closed:
             with self._lock:
@@ -114,12 +132,24 @@ class VideoFileSource(SourceBase):
                 item = next(frames, None)
             if item is None:
                 return
-            pts_t, image = item
-            video_t = (pts_t - t0) if pts_t is not None else index / self._fps
+            pts_t, image, key, corrupt = item
+            for _ in range(self._decoder_errors):
+                self.guard.decoder_error()
+            self._decoder_errors = 0
+            d = self.guard.decide(image, pts=pts_t, capture_t=decoded / self._fps, key=key, corrupt=corrupt)
+            decoded += 1
+            if not d.deliver:
+                continue
             if self.realtime:
-                pacer.wait(video_t)
-            yield FramePacket(index, video_t, time.monotonic_ns(), image)
+                pacer.wait(d.video_t)
+            yield FramePacket(index, d.video_t, time.monotonic_ns(), image, discontinuity=d.discontinuity,
+                              damaged=d.damaged, gap_s=d.gap_s)
             index += 1
+
+    @property
+    def health(self) -> SourceHealth:
+        """Damage counters (frames skipped waiting for a key frame, corrupt, decoder errors) for the summary."""
+        return self.guard.health
 
     def close(self) -> None:
         super().close()
