@@ -1,24 +1,25 @@
 """The dashboard's alert log, with the very sound each alert made.
 
-`TappedSpeaker` is the run's `Speaker` (the session takes it as `speaker=`) with two taps: `announce` logs
-every alert the moment its earcon is handed to the sinks, and the stereo arrays the speaker hands to its
-sinks for that alert — the spatialised earcon, then its spatialised speech from the TTS thread — are kept
-with it (`TapOut` sees every `play`; a thread-local says which alert is being played). So the WAV served
-per alert is what the wearer heard, not a re-rendering. An escalation that replaced the words keeps the
-first alert's earcon with its own words, as heard. Memory is bounded: the last `keep` alerts, with audio
-for the last `keep_audio` of them.
+`TappedSpeaker` is the run's `Speaker` (the session takes it as `speaker=`) with taps: `announce` logs every
+alert the moment its earcon is handed to the sinks, and `TapOut` — the speaker's sinks, unchanged — keeps a
+copy of what is played for it. The earcon is played inside `announce` (a thread-local names the alert);
+its words follow on the TTS thread, phrase by phrase, each placed `after` the sound before it, so they
+are found by that chain of sink handles (with earcons off, the first phrase is named by the thread-local
+set around the speaker's speech callback). A repeat of the alert by the wearer starts a new chain and is
+not mixed in. An escalation that replaced the words takes over the first alert's chain: its sound is
+the first earcon (and place phrase) with its own words, as heard. The WAV served per alert is therefore
+what the wearer heard, not a re-rendering (concatenated: a wait while other speech played is left out).
+Memory is bounded: the last `keep` alerts, with audio for the last `keep_audio` of them.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import io
 import threading
 import time
 import wave
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,15 +40,15 @@ def _pcm16(stereo: np.ndarray) -> np.ndarray:
 class AlertEntry:
     id: int
     alert: Alert
-    reason: str  # the policy's decision ("new", "escalation", "replace", …)
+    reason: str  # the policy's decision ("speak", "interrupt", "replace", …)
     spoken_unix_ms: float = 0.0  # wall clock when its earcon was handed to the sinks
     latency_ms: float = float("nan")  # capture → earcon
-    earcon: np.ndarray | None = None  # int16 (N, 2)
-    speech: np.ndarray | None = None
+    sound: list[np.ndarray] = field(default_factory=list)  # int16 (N, 2) pieces in playing order
+    earcon_played: bool = False
 
     @property
     def has_audio(self) -> bool:
-        return self.earcon is not None or self.speech is not None
+        return bool(self.sound)
 
     def to_json(self) -> dict[str, Any]:
         a = self.alert
@@ -55,7 +56,7 @@ class AlertEntry:
                 "clock": a.clock, "priority": a.priority, "text": a.text, "frame": a.frame_index,
                 "video_t": round(a.video_t, 3), "reason": self.reason, "spoken_unix_ms": round(self.spoken_unix_ms, 1),
                 "latency_ms": None if self.latency_ms != self.latency_ms else round(self.latency_ms, 1),
-                "has_audio": self.has_audio}
+                "has_audio": self.earcon_played or self.has_audio}
 
 
 class AlertLog:
@@ -67,7 +68,8 @@ class AlertLog:
         self._lock = threading.Lock()
         self._entries: collections.OrderedDict[int, AlertEntry] = collections.OrderedDict()
         self._by_alert: dict[int, AlertEntry] = {}  # id(Alert) → entry (the entry keeps the Alert alive)
-        self._by_handle: collections.OrderedDict[Handle, AlertEntry] = collections.OrderedDict()
+        self._chain: collections.OrderedDict[Handle, AlertEntry] = collections.OrderedDict()  # sink handle → entry
+        self._by_entity: dict[int, AlertEntry] = {}  # the latest entry of each entity (an escalation takes it over)
         self._next = 1
         self.spoken = 0
 
@@ -84,13 +86,14 @@ class AlertLog:
             entry.spoken_unix_ms = time.time() * 1000.0
             entry.latency_ms = (handed_ns - entry.alert.capture_ns) / 1e6
             self._entries[entry.id] = entry
+            self._by_entity[entry.alert.entity_id] = entry
             self.spoken += 1
             while len(self._entries) > self.keep:
                 _, old = self._entries.popitem(last=False)
                 self._forget(old)
             for i, e in enumerate(reversed(self._entries.values())):
-                if i >= self.keep_audio and e.has_audio:
-                    e.earcon = e.speech = None
+                if i >= self.keep_audio and e.sound:
+                    e.sound = []
 
     def discard(self, entry: AlertEntry) -> None:
         """An opened entry whose announce played nothing."""
@@ -100,28 +103,58 @@ class AlertLog:
     def _forget(self, entry: AlertEntry) -> None:
         if self._by_alert.get(id(entry.alert)) is entry:
             del self._by_alert[id(entry.alert)]
-        for h in [h for h, e in self._by_handle.items() if e is entry]:
-            del self._by_handle[h]
+        if self._by_entity.get(entry.alert.entity_id) is entry:
+            del self._by_entity[entry.alert.entity_id]
+        for h in [h for h, e in self._chain.items() if e is entry]:
+            del self._chain[h]
+
+    def take_over(self, entry: AlertEntry) -> tuple[AlertEntry, list[Handle]] | None:
+        """An escalation replacing the words of its entity's last alert: that alert's chain (and the sound
+        already played of it) becomes this entry's. Returns what `give_back` needs if it was too late."""
+        with self._lock:
+            prev = self._by_entity.get(entry.alert.entity_id)
+            if prev is None or prev is entry:
+                return None
+            moved = [h for h, e in self._chain.items() if e is prev]
+            for h in moved:
+                self._chain[h] = entry
+            entry.sound = list(prev.sound)
+            return prev, moved
+
+    def give_back(self, entry: AlertEntry, undo: tuple[AlertEntry, list[Handle]]) -> None:
+        """The replacement was too late (the speaker played a new earcon instead): undo `take_over`."""
+        prev, moved = undo
+        with self._lock:
+            for h in moved:
+                if self._chain.get(h) is entry:
+                    self._chain[h] = prev
+            entry.sound = entry.sound[len(prev.sound):]
 
     def entry_for(self, alert: Alert) -> AlertEntry | None:
         with self._lock:
             return self._by_alert.get(id(alert))
 
-    def record(self, entry: AlertEntry, kind: str, stereo: np.ndarray, handle: Handle,
-               after: Handle | None) -> None:
-        """A sound the speaker handed to its sinks for `entry` ("earcon" or "speech")."""
-        pcm = _pcm16(stereo)
+    def record(self, stereo: np.ndarray, handle: Handle, after: Handle | None, earcon_of: AlertEntry | None,
+               words_of: AlertEntry | None) -> None:
+        """A sound the speaker handed to its sinks. Kept when it is an alert's earcon (`earcon_of`: played
+        inside announce), follows a sound of an alert's chain, or is the first words of an alert without
+        earcon (`words_of`: the speech callback's alert)."""
         with self._lock:
-            if kind == "earcon":
-                entry.earcon = pcm
-                self._by_handle[handle] = entry
-                while len(self._by_handle) > 2 * self.keep:
-                    self._by_handle.popitem(last=False)
-            elif entry.speech is None:  # the first words; a later "repeat" of the same alert is not its sound
-                entry.speech = pcm
-                first = self._by_handle.get(after) if after is not None else None
-                if entry.earcon is None and first is not None:  # replaced words under an earlier earcon
-                    entry.earcon = first.earcon
+            if earcon_of is not None:
+                entry = earcon_of
+                entry.earcon_played = True
+            elif after is not None:
+                entry = self._chain.get(after)
+            elif words_of is not None and not words_of.earcon_played and not words_of.sound:
+                entry = words_of
+            else:
+                entry = None
+            if entry is None:
+                return
+            entry.sound.append(_pcm16(stereo))
+            self._chain[handle] = entry
+            while len(self._chain) > 8 * self.keep:
+                self._chain.popitem(last=False)
 
     def since(self, last_id: int) -> list[AlertEntry]:
         with self._lock:
@@ -136,10 +169,10 @@ class AlertLog:
             return [e.latency_ms for e in self._entries.values() if e.latency_ms == e.latency_ms]
 
     def wav(self, alert_id: int) -> bytes | None:
-        """Earcon then speech, as the sinks placed them (speech follows its earcon), as a 16-bit stereo WAV."""
+        """The alert's sounds in playing order (earcon, then its phrases) as a 16-bit stereo WAV."""
         with self._lock:
             e = self._entries.get(alert_id)
-            parts = [p for p in (e.earcon, e.speech) if p is not None] if e is not None else []
+            parts = list(e.sound) if e is not None else []
         if not parts:
             return None
         buf = io.BytesIO()
@@ -152,8 +185,8 @@ class AlertLog:
 
 
 class _Context(threading.local):
-    entry: AlertEntry | None = None
-    kind: str = ""
+    earcon_of: AlertEntry | None = None  # set around announce (the earcon is played inside it)
+    words_of: AlertEntry | None = None  # set around the speech callback (the TTS thread)
 
 
 class TapOut(AudioOut):
@@ -167,9 +200,7 @@ class TapOut(AudioOut):
     def play(self, stereo: np.ndarray, video_t: float, priority: int, after: Handle | None = None,
              queue: bool = False) -> Handle:
         handle = super().play(stereo, video_t, priority, after=after, queue=queue)
-        entry = self._ctx.entry
-        if entry is not None:
-            self._log.record(entry, self._ctx.kind, stereo, handle, after)
+        self._log.record(stereo, handle, after, self._ctx.earcon_of, self._ctx.words_of)
         return handle
 
 
@@ -182,26 +213,29 @@ class TappedSpeaker(Speaker):
         self.alert_log = log
         super().__init__(audio_cfg, tts_cfg, TapOut(out, log, self._ctx), **kwargs)
 
-    @contextlib.contextmanager
-    def _tapping(self, entry: AlertEntry | None, kind: str) -> Iterator[None]:
-        self._ctx.entry, self._ctx.kind = entry, kind
-        try:
-            yield
-        finally:
-            self._ctx.entry, self._ctx.kind = None, ""
-
     def announce(self, alert: Alert, decision: Decision, video_t: float) -> int:
         if not decision.speak:
             return super().announce(alert, decision, video_t)
         entry = self.alert_log.open(alert, decision.reason)
-        with self._tapping(entry, "earcon"):
+        undo = self.alert_log.take_over(entry) if decision.replace else None
+        self._ctx.earcon_of = entry
+        try:
             handed_ns = super().announce(alert, decision, video_t)
+        finally:
+            self._ctx.earcon_of = None
+        if undo is not None and entry.earcon_played:  # too late to replace: a new earcon was played
+            self.alert_log.give_back(entry, undo)
         if handed_ns:
             self.alert_log.publish(entry, handed_ns)
         else:
             self.alert_log.discard(entry)
         return handed_ns
 
-    def _on_speech(self, seq: int, pcm: np.ndarray | None, alert: Alert, video_t: float, after: Handle) -> None:
-        with self._tapping(self.alert_log.entry_for(alert), "speech"):
-            super()._on_speech(seq, pcm, alert, video_t, after)
+    def _on_speech(self, *args: Any, **kwargs: Any) -> None:
+        """The speaker's speech callback (TTS thread), whatever its other arguments: names the alert."""
+        alert = next((a for a in (*args, *kwargs.values()) if isinstance(a, Alert)), None)
+        self._ctx.words_of = self.alert_log.entry_for(alert) if alert is not None else None
+        try:
+            super()._on_speech(*args, **kwargs)
+        finally:
+            self._ctx.words_of = None

@@ -64,6 +64,14 @@ def session_hooks(dash, out, console) -> dict:
     return dash.session_kwargs(out, on_controls=show) if dash is not None else {"on_controls": show}
 
 
+def print_dashboard(console, dash) -> None:
+    if dash is None:
+        return
+    s = dash.summary()
+    console.print(f"dashboard: {s['pages_opened']} page(s) opened, {s['frames_encoded']} of {s['frames_offered']} "
+                  f"frames shown (JPEG p50 {s['encode_ms']['p50_ms']} ms), {s['alerts_logged']} alerts logged")
+
+
 def control_overrides(args: argparse.Namespace) -> list[str]:
     out = []
     if args.control_port is not None:
@@ -132,4 +140,5 @@ def run(args: argparse.Namespace) -> int:
         if dash is not None:
             dash.close()
     print_alerts(console, result)
+    print_dashboard(console, dash)
     return 0

@@ -16,6 +16,7 @@ from ego360.tools.commands.live import (
     add_dashboard_arg,
     control_overrides,
     open_dashboard,
+    print_dashboard,
     session_hooks,
 )
 
@@ -61,4 +62,5 @@ def run(args: argparse.Namespace) -> int:
         if dash is not None:
             dash.close()
     print_alerts(Console(), result)
+    print_dashboard(Console(), dash)
     return 0

@@ -181,7 +181,7 @@
   const conn = $("conn");
   const es = new EventSource("/dash/events?" + Q);
   const on = (name, fn) => es.addEventListener(name, (ev) => fn(JSON.parse(ev.data)));
-  es.onopen = () => { dash.connected = true; conn.textContent = "live"; conn.className = "badge ok"; };
+  es.onopen = () => { dash.connected = true; conn.textContent = "connected"; conn.className = "badge ok"; };
   es.onerror = () => { if (!dash.ended) { conn.textContent = "disconnected"; conn.className = "badge bad"; } };
   on("hello", (h) => {
     dash.roles = h.roles;

@@ -7,7 +7,8 @@ generated scenario (threaten: a person approaching from the wearer's left), audi
 - a click on "Mute" reaches the runtime (the control API's state, and the run's summary);
 - the page's alerts are the run's alerts (events.jsonl), and each alert's WAV is the sound in alerts.wav.
 
-EGO360_DASHBOARD_SCREENSHOT=PATH keeps the screenshot taken with the alert on the page (for the closing note).
+EGO360_DASHBOARD_SCREENSHOT=PATH keeps the screenshot taken with the alert on the page, and PATH.json the
+observed times (for the closing note).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def found_in(needle: np.ndarray, hay: np.ndarray, min_score: float = 0.99) -> in
 def clip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("threaten")
     assert main(["scenario", "threaten", "--out", str(out), "--width", "960", "--height", "480",
-                 "--fps", "15", "--duration", "6"]) == 0
+                 "--fps", "15", "--duration", "10"]) == 0
     return out / "clip.mp4"
 
 
@@ -91,7 +92,7 @@ def test_dashboard_in_a_real_browser(chrome, clip: Path, tmp_path: Path):
         deadline = time.monotonic() + 120
         while True:  # the replay waits for the page before its first frame
             try:
-                if get(f"{base}/api/state", token)[0] == 200:
+                if get(f"{base}/dash/", token)[0] == 200:  # the routes are added once the server is up
                     break
             except OSError:
                 pass
@@ -142,12 +143,22 @@ def test_dashboard_in_a_real_browser(chrome, clip: Path, tmp_path: Path):
 
         shot = chrome.screenshot(tmp_path / "dashboard.png")
         if os.environ.get("EGO360_DASHBOARD_SCREENSHOT"):
-            chrome.screenshot(Path(os.environ["EGO360_DASHBOARD_SCREENSHOT"]))
+            keep = chrome.screenshot(Path(os.environ["EGO360_DASHBOARD_SCREENSHOT"]))
+            keep.with_suffix(".json").write_text(json.dumps(
+                {"alert": first, "spoken_to_log_ms": first["shown"] - first["spoken"],
+                 "spoken_to_radar_ms": first["radar"] - first["spoken"], "frames_loaded": seen["frames"],
+                 "distinct_frames": seen["sums"]}, indent=1))
         assert shot.stat().st_size > 20_000
 
-        status, wav, ctype = get(f"{base}/dash/alert/{first['id']}.wav", token)
-        assert status == 200 and ctype == "audio/wav"
-        sr, served = read_wav(wav)
+        deadline = time.monotonic() + 60
+        while True:  # the earcon is there at once; the words once the TTS thread has them
+            status, wav, ctype = get(f"{base}/dash/alert/{first['id']}.wav", token)
+            assert status == 200 and ctype == "audio/wav"
+            sr, served = read_wav(wav)
+            if len(served) > int(0.5 * sr):
+                break
+            assert proc.poll() is None and time.monotonic() < deadline, "the alert's words never reached its WAV"
+            time.sleep(0.1)
 
         assert proc.wait(180) == 0, (tmp_path / "replay.log").read_text()
     finally:
@@ -174,3 +185,58 @@ def test_dashboard_in_a_real_browser(chrome, clip: Path, tmp_path: Path):
     assert -0.05 <= at / sr - alert_t <= 1.0
     differ = np.nonzero((heard[at:at + len(served)] != served).any(axis=1))[0]
     assert differ.size == 0 or differ[-1] - differ[0] <= CUE_S * sr, (differ[0] / sr, differ[-1] / sr)
+
+
+def sse_events(url: str, until: set[str], timeout: float) -> dict[str, list[dict]]:
+    """Read a Server-Sent Events stream until every event name in `until` was seen (or the stream ends)."""
+    seen: dict[str, list[dict]] = {}
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        name = ""
+        for raw in resp:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                seen.setdefault(name, []).append(json.loads(line[6:]))
+                if until <= seen.keys():
+                    break
+    return seen
+
+
+@pytest.mark.timeout(300)
+def test_live_dashboard_feeds_frames_stats_and_state(clip: Path, tmp_path: Path):
+    """`ego360 live --dashboard` (the clip paced as a camera, drop-oldest queues): the feed carries frames,
+    per-stage latencies and the controls' state while it runs, and the run ends normally."""
+    port, token = free_port(), secrets.token_urlsafe(12)
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-c", "import sys; from ego360.tools.cli import main; sys.exit(main(sys.argv[1:]))",
+           "live", "--camera", str(clip), "--duration", "6", "--out", str(tmp_path / "live"), "--dashboard",
+           "--control-port", str(port), "--control-token", token, "--set", "audio.sink=file",
+           "--set", "control.keys=false", "--set", "control.media_button=false"]
+    log = (tmp_path / "live.log").open("wb")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if get(f"{base}/dash/", token)[0] == 200:  # the routes are added once the server is up
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "live.log").read_text()
+            time.sleep(0.1)
+        seen = sse_events(f"{base}/dash/events?token={token}", {"hello", "frame", "stats", "state"}, timeout=60)
+        assert seen["hello"][0]["live"] is True
+        names = [s["name"] for s in seen["stats"][-1]["stages"]]
+        assert names[0] == "decode" and "alerts" in names and "output" in names
+        assert seen["state"][-1]["verbosity"] == "alerts"
+        status, jpeg, ctype = get(f"{base}/dash/frame.jpg", token)
+        assert status == 200 and ctype == "image/jpeg" and jpeg[:2] == b"\xff\xd8"
+        assert proc.wait(120) == 0, (tmp_path / "live.log").read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert "dashboard: http://127.0.0.1:" in (tmp_path / "live.log").read_text()

@@ -32,8 +32,9 @@ SR = 16000
 
 
 class LaterTTS:
-    """Answers each text with 0.25 s of a tone whose pitch depends on the text, when `release()` is called
-    (so a test can replace words before they are "synthesised")."""
+    """Answers each text when `release()` is called (so a test can replace words before they are
+    "synthesised"), phrase by phrase like the TTS worker: the place phrase before ": " first, then the rest;
+    each phrase 0.25 s of a tone whose pitch depends on its words."""
 
     def __init__(self) -> None:
         self._cfg = TTSConfig(rate_wpm=190)
@@ -46,8 +47,11 @@ class LaterTTS:
     def release(self) -> None:
         while self.waiting:
             text, cb = self.waiting.pop(0)
-            hz = 200 + 10 * (sum(map(ord, text)) % 40)
-            cb((0.2 * np.sin(2 * np.pi * hz * np.arange(int(0.25 * SR)) / SR)).astype(np.float32))
+            phrases = text.split(": ", 1)
+            for k, words in enumerate(phrases):
+                hz = 200 + 10 * (sum(map(ord, words)) % 40)
+                cb((0.2 * np.sin(2 * np.pi * hz * np.arange(int(0.25 * SR)) / SR)).astype(np.float32),
+                   k == len(phrases) - 1)
 
     def close(self) -> None:
         self.release()
@@ -87,7 +91,7 @@ def test_each_alerts_sound_is_what_the_sinks_got(tapped):
     for e in entries[:2]:
         served = wav_pcm(log.wav(e.id))
         earcon = int(0.120 * SR)
-        assert len(served) == earcon + int(0.25 * SR)
+        assert len(served) == earcon + 2 * int(0.25 * SR)  # the earcon and both phrases
         at = int(round(e.alert.video_t * SR))
         np.testing.assert_array_equal(served, heard[at:at + len(served)])  # earcon, then the words right after
     left, back = wav_pcm(log.wav(1)), wav_pcm(log.wav(2))
@@ -103,11 +107,28 @@ def test_replaced_words_keep_the_first_earcon(tapped):
                      Decision(True, False, "replace", replace=True), 1.1)
     tts.release()
     first, second = log.since(0)
-    assert first.speech is None and second.speech is not None  # the first words were never played
+    assert len(first.sound) == 1 and len(second.sound) == 3  # the first words were never played
     served = wav_pcm(log.wav(second.id))
-    np.testing.assert_array_equal(served[: int(0.12 * SR)], first.earcon)  # one earcon, as heard
+    np.testing.assert_array_equal(served[: int(0.12 * SR)], first.sound[0])  # one earcon, as heard
     heard = np.round(np.clip(sink.render(), -1, 1) * 32767).astype("<i2")
     np.testing.assert_array_equal(served, heard[SR: SR + len(served)])
+
+
+def test_without_earcons_the_words_are_the_sound_and_a_repeat_is_not_mixed_in(tapped):
+    speaker, log, tts, sink = tapped
+    speaker.earcons = False
+    speaker.announce(alert(1, "On your left, 9 o'clock: person approaching."), Decision(True, False, "speak"), 2.0)
+    tts.release()
+    (entry,) = log.since(0)
+    served = wav_pcm(log.wav(entry.id))
+    assert len(served) == 2 * int(0.25 * SR)
+    heard = np.round(np.clip(sink.render(), -1, 1) * 32767).astype("<i2")
+    np.testing.assert_array_equal(served, heard[2 * SR: 2 * SR + len(served)])
+    speaker.earcons = True
+    speaker.say(speaker.last_alert, 5.0, earcon=True)  # the wearer's "repeat": heard again, not part of the alert
+    tts.release()
+    np.testing.assert_array_equal(wav_pcm(log.wav(entry.id)), served)
+    assert len(log.since(0)) == 1
 
 
 def work(i: int, image: np.ndarray, tracks: tuple[Track, ...] = ()) -> Work:
