@@ -21,7 +21,9 @@ after its place phrase ("Behind you, 5 o'clock:" | "person approaching.") and ea
 as soon as it is ready, so the place plays while the rest is synthesised. Piper 1.8's own streaming
 (`PiperVoice.synthesize`) yields one chunk per sentence only, and the colon does not end one, hence
 the split here; each phrase keeps the checks, retries and fallback. pyttsx3 is never split: espeak
-says a whole alert in ~20 ms, so a split would only add a call and a sentence break.
+says a whole alert in ~20 ms, so a split would only add a call and a sentence break. Place phrases
+are few (side × clock hour, ~20) and repeat — an entity's escalation names the same place — so each is
+kept once synthesised (per engine, rate and voice): a repeated place is handed over at once.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 MIN_RMS = 1e-3  # float scale; espeak speech is ~0.1
 LEAD_SILENCE_KEEP_MS = 5.0
 WHOLE_ENGINES = frozenset({"pyttsx3"})  # fast enough that splitting gains nothing (bench tts: ~20 ms per alert)
+PLACE_CACHE_MAX = 64  # place phrases kept (~1.5 s of audio each)
 PHRASE_PAUSE_MS = 120.0  # silence kept after a place phrase (Piper pauses ~125 ms at the colon mid-sentence)
 _PLACE = re.compile(r"^(\S.*?:)\s+(\S.*)$", re.S)  # up to the first colon followed by a space
 
@@ -90,6 +93,7 @@ class TTSStats:
     attempt_failures: int = 0
     reinits: int = 0
     fallbacks: int = 0  # switches from the configured engine to the fallback engine (0 or 1 per run)
+    place_cache_hits: int = 0  # place phrases handed over from the cache, without synthesis
     synth_ms_total: float = 0.0
     synth_ms_max: float = 0.0
 
@@ -198,6 +202,7 @@ class TTSWorker:
         self._tmp = Path(tempfile.mkdtemp(prefix="ego360-tts-"))
         self._seq = 0
         self._utt_ms = 0.0  # synthesis time of the utterance in progress (TTS thread only)
+        self._places: dict[tuple[str, int, str, str], np.ndarray] = {}  # place phrase PCM (TTS thread only)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="tts-worker", daemon=True)
         self._thread.start()
@@ -307,14 +312,25 @@ class TTSWorker:
         pcms = []
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            pcm = self._synth_with_retries(part)
+            key = (self.engine_name, self._cfg.rate_wpm, self._cfg.voice, part)
+            pcm = None if last else self._places.get(key)
+            if pcm is not None:
+                self._bump("place_cache_hits")
+                pcm = pcm.copy()  # writeable: the spatializer caches renderings of read-only arrays (earcons)
+            else:
+                pcm = self._synth_with_retries(part)
+                if pcm is not None and not last:
+                    pcm = trim_trailing_silence(pcm, self._sample_rate, PHRASE_PAUSE_MS)
+                    if len(self._places) >= PLACE_CACHE_MAX:
+                        self._places.clear()
+                    kept = pcm.copy()
+                    kept.flags.writeable = False
+                    self._places[(self.engine_name, *key[1:])] = kept  # the engine that really spoke it
             if pcm is None:
                 self._bump("failed")
                 log.warning("TTS gave up on %r; alert continues without (the rest of) its speech", part)
                 self._emit(on_chunk, None, True)
                 return None
-            if not last:
-                pcm = trim_trailing_silence(pcm, self._sample_rate, PHRASE_PAUSE_MS)
             pcms.append(pcm)
             self._emit(on_chunk, pcm, last)
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import threading
+import time
 import wave
 from pathlib import Path
 
@@ -227,3 +228,23 @@ def test_piper_hands_over_the_place_phrase_first():
     assert (len(place) - loud[-1]) / SR <= 0.13  # PHRASE_PAUSE_MS kept after the colon, not ~0.26 s
     for part in (place, rest):
         assert np.sqrt(np.mean(part**2)) > 0.02
+
+
+def test_a_repeated_place_phrase_is_handed_over_without_synthesis():
+    engine = PhraseTones(hold=("person approaching fast.",))
+    tts = TTSWorker(TTSConfig(), SR, engine_factory=lambda: engine, warm_up=False)
+    first = tts.submit(f"{PLACE} person approaching.", on_chunk=lambda p, last: None).result(10)
+    got = []
+    fut = tts.submit(f"{PLACE} person approaching fast.", on_chunk=lambda p, last: got.append(p))
+    assert engine.holding.wait(10)  # the rest is being synthesised ...
+    deadline = time.monotonic() + 10
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(got) == 1 and np.array_equal(got[0], first[: len(got[0])])  # ... the place is already handed over
+    engine.release.set()
+    fut.result(10)
+    tts._cfg = TTSConfig(rate_wpm=150)  # another rate: the place is spoken anew
+    tts.submit(f"{PLACE} car.", on_chunk=lambda p, last: None).result(10)
+    tts.close()
+    assert engine.calls == [PLACE, "person approaching.", "person approaching fast.", PLACE, "car."]
+    assert tts.stats.place_cache_hits == 1
