@@ -52,6 +52,8 @@ class SpeakerStats:
     cues: int = 0  # confirmation sounds of the wearer's controls
     tts_failures: int = 0
     tts: TTSStats | None = None
+    spatial: str = ""  # how sounds are placed now: hrtf, or pan (asked for, or the fallback)
+    panned_while_loading: int = 0  # sounds panned because the HRTF was still loading
 
 
 class Speaker:
@@ -83,12 +85,15 @@ class Speaker:
         self._seq = 0
         self.earcons = True  # the wearer may turn them off; confirmation cues still play
         self.last_alert: Alert | None = None
-        self._counts = {f: 0 for f in SpeakerStats.__dataclass_fields__ if f != "tts"}
+        self._counts = {f: 0 for f in SpeakerStats.__dataclass_fields__
+                        if f not in ("tts", "spatial", "panned_while_loading")}
 
     @property
     def stats(self) -> SpeakerStats:
         with self._lock:
-            return SpeakerStats(**self._counts, tts=self._tts.stats if self._tts else None)
+            return SpeakerStats(**self._counts, tts=self._tts.stats if self._tts else None,
+                                spatial=self._spatialize.mode,
+                                panned_while_loading=self._spatialize.panned_while_loading)
 
     @property
     def spatializer(self) -> Spatializer:

@@ -182,6 +182,7 @@ def test_hrtf_load_never_delays_a_live_alert(monkeypatch):
     sp.announce(alert, Decision(True, False, "speak"), 2.0)
     sp.close()
     assert measure_itd_us(device.sounds[1], SR) > 300.0  # binaural now: the right ear leads
+    assert (sp.stats.spatial, sp.stats.panned_while_loading) == ("hrtf", 1)  # what the run summary reports
 
 
 @needs_kemar
