@@ -82,12 +82,16 @@ def test_int8_graph_is_symmetric_per_channel_qdq(built):
     for node in (*q, *dq):
         zp = inits[node.input[2]]
         assert zp.data_type == TensorProto.INT8 and not numpy_helper.to_array(zp).any(), node.name
+    excluded = {n.name for n in m.graph.node if n.op_type in ("Conv", "MatMul")
+                and ("patch_embed" in n.name or "/neck/" in n.name)}
+    assert len(excluded) == 5  # patch embedding + 4 neck convs stay FP32 (export.precision.INT8_EXCLUDE)
     per_channel = [n for n in dq if numpy_helper.to_array(inits[n.input[1]]).size > 1]
     assert per_channel and all(n.input[0] in inits for n in per_channel)  # weights, one scale per channel
     producers = {o: n.op_type for n in m.graph.node for o in n.output}
     for node in m.graph.node:
         if node.op_type in ("Conv", "Gemm"):
-            assert producers.get(node.input[1]) == "DequantizeLinear", node.name
+            want = "DequantizeLinear" if node.name not in excluded and not node.name.startswith("/conv_s") else None
+            assert (producers.get(node.input[1]) == "DequantizeLinear") == (want is not None), node.name
 
 
 def test_manifest_records_precision_settings_and_calibration_hash(built, tmp_path):
@@ -100,7 +104,7 @@ def test_manifest_records_precision_settings_and_calibration_hash(built, tmp_pat
     assert man["precision"] == "int8"
     q = man["precisions"]["int8"]["quantization"]
     assert q["format"] == "QDQ" and "symmetric" in q["activations"] and "per channel" in q["weights"]
-    assert q["views"] == 8
+    assert q["views"] == 8 and len(q["excluded"]) == 7
     assert man["precisions"]["int8"]["calibration"]["sha256"] == calibration_hash(calib)
     assert set(man["precisions"]["fp16"]["graphs"]) >= {"image_encoder", "memory_attention_ring"}
     other = write_views(tmp_path / "other", _views(8, 3)).folder
@@ -128,7 +132,7 @@ def test_int8_accuracy_within_bounds(built):
     assert report.heldout is None  # no held-out views were passed
 
 
-INT8_MIN_COSINE = 0.88  # random weights: measured 0.93 (see the precision report); a wrong scale gives far less
+INT8_MIN_COSINE = 0.92  # random weights: measured 0.96 (see the precision report); a wrong scale gives far less
 
 
 @pytest.mark.parametrize("factor", [1 / 16, 64.0])  # ranges clipped / resolution lost
