@@ -159,9 +159,9 @@ def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, 
         stats = runner.run()
     finally:
         source.close()
+        alert_stage.close()  # the last words are spoken (and reach a dashboard) while the control API is up
         if control is not None:
             control.close()
-        alert_stage.close()
         detections = getattr(stages[1][0], "detections", None)
         if detections is not None:
             detections.close()

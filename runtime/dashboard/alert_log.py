@@ -45,10 +45,15 @@ class AlertEntry:
     latency_ms: float = float("nan")  # capture → earcon
     sound: list[np.ndarray] = field(default_factory=list)  # int16 (N, 2) pieces in playing order
     earcon_played: bool = False
+    sound_version: int = 0  # the log's counter when a piece was last added (the feed announces new sound)
 
     @property
     def has_audio(self) -> bool:
         return bool(self.sound)
+
+    @property
+    def samples(self) -> int:
+        return sum(len(p) for p in list(self.sound))
 
     def to_json(self) -> dict[str, Any]:
         a = self.alert
@@ -71,6 +76,7 @@ class AlertLog:
         self._chain: collections.OrderedDict[Handle, AlertEntry] = collections.OrderedDict()  # sink handle → entry
         self._by_entity: dict[int, AlertEntry] = {}  # the latest entry of each entity (an escalation takes it over)
         self._next = 1
+        self._version = 0
         self.spoken = 0
 
     def open(self, alert: Alert, reason: str) -> AlertEntry:
@@ -152,6 +158,8 @@ class AlertLog:
             if entry is None:
                 return
             entry.sound.append(_pcm16(stereo))
+            self._version += 1
+            entry.sound_version = self._version
             self._chain[handle] = entry
             while len(self._chain) > 8 * self.keep:
                 self._chain.popitem(last=False)
@@ -159,6 +167,11 @@ class AlertLog:
     def since(self, last_id: int) -> list[AlertEntry]:
         with self._lock:
             return [e for i, e in self._entries.items() if i > last_id]
+
+    def sounds_since(self, version: int) -> tuple[list[AlertEntry], int]:
+        """Published entries whose sound grew after `version`, and the version now."""
+        with self._lock:
+            return [e for e in self._entries.values() if e.sound_version > version], self._version
 
     def get(self, alert_id: int) -> AlertEntry | None:
         with self._lock:

@@ -3,8 +3,9 @@
 One generator per open page, run on that request's own thread by the control server (`Response.stream`):
 it wakes every `tick_s`, and sends what changed — `frame` (a new JPEG is ready: its seq; the page then
 fetches /dash/frame.jpg), `alert` (each spoken alert once, the backlog first), `entities` (the radar, a few
-times a second), `stats` (per-stage latencies, once a second) and `state` (the wearer's controls). It
-ends when the dashboard closes or the page goes away (the write fails).
+times a second), `stats` (per-stage latencies, once a second), `state` (the wearer's controls) and
+`audio` (an alert's sound grew: its words came after its earcon; the page then keeps the WAV, so it can
+still be played after the run). It ends when the dashboard closes or the page goes away (the write fails).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def events(dash: Feedable, *, tick_s: float = 0.1, entities_s: float = 0.2, stat
            ping_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> Iterator[bytes]:
     """The feed for one page; see the module docstring."""
     dash.client_joined()
-    last_seq = last_alert = 0
+    last_seq = last_alert = sound_version = 0
     next_entities = next_stats = 0.0
     next_ping = clock() + ping_s
     last_entities: list[dict[str, Any]] | None = None
@@ -111,6 +112,9 @@ def events(dash: Feedable, *, tick_s: float = 0.1, entities_s: float = 0.2, stat
             for entry in dash.alerts.since(last_alert):
                 last_alert = entry.id
                 yield sse("alert", entry.to_json())
+            grown, sound_version = dash.alerts.sounds_since(sound_version)
+            for entry in grown:
+                yield sse("audio", {"id": entry.id, "seconds": round(entry.samples / dash.alerts.sample_rate, 3)})
             if now >= next_entities:
                 next_entities = now + entities_s
                 views = [entity_json(v) for v in dash.entities()]

@@ -132,6 +132,24 @@
     drawRadar();
   }
 
+  // An alert's sound grew (its words follow its earcon): keep the WAV in the page, so it still plays after
+  // the run has ended and the server is gone.
+  async function keepAudio(info) {
+    const li = document.querySelector(`#alerts li[data-id="${info.id}"]`);
+    const audio = li && li.querySelector("audio");
+    if (!audio) return;
+    try {
+      const res = await fetch(`/dash/alert/${info.id}.wav`, { headers: { Authorization: "Bearer " + TOKEN } });
+      if (!res.ok) return;
+      const blob = await res.blob();
+      if (audio.dataset.bytes && Number(audio.dataset.bytes) >= blob.size) return; // an older answer came late
+      if (audio.src.startsWith("blob:")) URL.revokeObjectURL(audio.src);
+      audio.src = URL.createObjectURL(blob);
+      audio.dataset.bytes = String(blob.size);
+      audio.dataset.seconds = String(info.seconds);
+    } catch (err) { /* the run ended meanwhile: the last kept sound stays */ }
+  }
+
   // -- stats and state -----------------------------------------------------------------------------------
   const fmt = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(1));
   function renderStats(s) {
@@ -195,6 +213,7 @@
     $("clock").textContent = `${f.video_t.toFixed(1)} s`;
   });
   on("alert", addAlert);
+  on("audio", keepAudio);
   on("entities", (e) => { dash.entities = e.entities; renderEntities(); drawRadar(); });
   on("stats", renderStats);
   on("state", renderState);

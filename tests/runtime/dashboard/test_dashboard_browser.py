@@ -5,7 +5,8 @@ generated scenario (threaten: a person approaching from the wearer's left), audi
 - the stream updates (two frames with different pixels reach the page);
 - the alert reaches the log (with its sound) and the radar within a second of being spoken;
 - a click on "Mute" reaches the runtime (the control API's state, and the run's summary);
-- the page's alerts are the run's alerts (events.jsonl), and each alert's WAV is the sound in alerts.wav.
+- the page's alerts are the run's alerts (events.jsonl), and each alert's WAV is the sound in alerts.wav —
+  kept by the page, so it still plays after the run has ended.
 
 EGO360_DASHBOARD_SCREENSHOT=PATH keeps the screenshot taken with the alert on the page, and PATH.json the
 observed times (for the closing note).
@@ -13,6 +14,7 @@ observed times (for the closing note).
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -131,7 +133,7 @@ def test_dashboard_in_a_real_browser(chrome, clip: Path, tmp_path: Path):
         item = chrome.evaluate(f"(() => {{ const li = document.querySelector('#alerts li[data-id=\"{first['id']}\"]');"
                                " return li && [li.innerText, li.querySelector('audio').getAttribute('src')]; })()")
         assert first["text"] in item[0] and f"{first['clock']} o'clock" in item[0]
-        assert item[1].startswith(f"/dash/alert/{first['id']}.wav?token=")
+        assert item[1].startswith((f"/dash/alert/{first['id']}.wav?token=", "blob:"))  # kept once its words came
 
         assert get(f"{base}/api/state", token)[1] and not json.loads(get(f"{base}/api/state", token)[1])["muted"]
         chrome.click("#btn-mute")
@@ -174,6 +176,17 @@ def test_dashboard_in_a_real_browser(chrome, clip: Path, tmp_path: Path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["control"]["actions"].get("mute") == 1
     assert chrome.evaluate("window.dash.ended")  # the page was told the run ended
+
+    # the run is over and its server gone: the page still holds the alert's sound (a blob it kept)
+    kept = chrome.evaluate(f"""(async () => {{
+        const a = document.querySelector('#alerts li[data-id="{first['id']}"] audio');
+        const u = new Uint8Array(await (await fetch(a.src)).arrayBuffer());
+        let s = ''; for (let i = 0; i < u.length; i += 1) s += String.fromCharCode(u[i]);
+        return [a.src.slice(0, 5), btoa(s)]; }})()""")
+    assert kept[0] == "blob:"
+    sr_kept, kept_pcm = read_wav(base64.b64decode(kept[1]))
+    assert sr_kept == sr and len(kept_pcm) >= len(served)
+    served = kept_pcm
 
     # the alert's sound is the one in alerts.wav: earcon and words at the alert's time, sample for sample —
     # except where the mute's confirmation cue (clicked at once, ~0.1 s long) was mixed over it
