@@ -38,6 +38,7 @@ from ego360.runtime.control.actions import ActionResult, Controls
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
+STREAM_WRITE_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ class ControlServer:
                 self.send_header("Connection", "close")
                 self.end_headers()
                 self.close_connection = True
+                self.connection.settimeout(STREAM_WRITE_TIMEOUT_S)  # a page that stops reading frees its thread
                 try:
                     for chunk in chunks:
                         self.wfile.write(chunk)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ego360.core.config import Config
-from ego360.core.packets import FramePacket, Work
+from ego360.core.packets import FramePacket
 from ego360.runtime.dashboard.alert_log import AlertLog, TappedSpeaker
 from ego360.runtime.dashboard.feed import percentiles, recent, stage_stats
 from ego360.runtime.dashboard.frames import FrameFeed
@@ -84,9 +84,6 @@ class Dashboard:
         from ego360.runtime.audio.sinks import open_sink
 
         return TappedSpeaker(self.cfg.audio, self.cfg.tts, open_sink(self.cfg.audio, wav_path), self.alerts)
-
-    def observe(self, work: Work) -> None:
-        self.frames.offer(work)
 
     def attach_runner(self, runner: Runner) -> None:
         self.runner = runner

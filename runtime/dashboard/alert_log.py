@@ -234,6 +234,9 @@ class TappedSpeaker(Speaker):
         self._ctx.earcon_of = entry
         try:
             handed_ns = super().announce(alert, decision, video_t)
+        except BaseException:
+            self.alert_log.discard(entry)
+            raise
         finally:
             self._ctx.earcon_of = None
         if undo is not None and entry.earcon_played:  # too late to replace: a new earcon was played
