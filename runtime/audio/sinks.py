@@ -34,39 +34,82 @@ class Sink(Protocol):
 
 
 class FileSink:
-    """Sounds on the video timeline, written as one 16-bit stereo WAV at close."""
+    """Sounds on the video timeline, streamed into one 16-bit stereo WAV.
 
-    def __init__(self, path: str | Path, sample_rate: int) -> None:
+    Everything older than `horizon_s` before the newest sound is final (alerts are placed at their own
+    frame's time, never further back), so it is written out and dropped: a day-long live run holds at most
+    a horizon of audio, not the whole day. A write that fails (a full disk) stops the WAV, is logged once
+    and kept in `failed`; sounds still go to the other sinks."""
+
+    def __init__(self, path: str | Path, sample_rate: int, horizon_s: float = 30.0) -> None:
         self.path = Path(path)
         self.sample_rate = int(sample_rate)
         self._tl = Timeline(self.sample_rate)
         self._closed = False
+        self._horizon = int(horizon_s * self.sample_rate)
+        self._writer: wave.Wave_write | None = None
+        self._fh = None
+        self.written = 0  # samples already in the file
+        self.failed: str | None = None
 
     def _pos(self, video_t: float) -> int:
-        return max(0, int(round(video_t * self.sample_rate)))
+        return max(self.written, int(round(video_t * self.sample_rate)))
 
     def play(
         self, stereo: np.ndarray, video_t: float, priority: int, after: int | None = None, queue: bool = False
     ) -> int:
-        return self._tl.add(stereo, self._pos(video_t), priority, after=after, queue=queue)
+        vid = self._tl.add(stereo, self._pos(video_t), priority, after=after, queue=queue)
+        self._flush(self._pos(video_t) - self._horizon)
+        return vid
 
     def interrupt(self, below_priority: int, video_t: float) -> int:
         return self._tl.interrupt(below_priority, self._pos(video_t))
 
+    def _flush(self, upto: int) -> None:
+        """Write samples [written, upto) and forget the voices that ended before `upto`."""
+        if upto <= self.written:
+            return
+        pcm = np.round(self._tl.render(self.written, upto - self.written) * 32767.0).astype("<i2")
+        self._tl.drop_before(upto)
+        self.written = upto
+        if self.failed is not None:
+            return
+        try:
+            if self._writer is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = self.path.open("wb")
+                self._writer = wave.open(self._fh, "wb")
+                self._writer.setnchannels(2)
+                self._writer.setsampwidth(2)
+                self._writer.setframerate(self.sample_rate)
+            self._writer.writeframesraw(pcm.tobytes())
+        except OSError as exc:
+            self.failed = f"{type(exc).__name__}: {exc}"
+            log.error("writing %s failed (%s); the WAV stops here, alerts go on", self.path, exc)
+
     def render(self) -> np.ndarray:
-        return self._tl.render(0, self._tl.last_end)
+        """The whole run's audio so far (what was written is read back: tests and short runs)."""
+        tail = self._tl.render(self.written, max(0, self._tl.last_end - self.written))
+        if self.written == 0 or not self.path.exists():
+            return tail
+        if self._fh is not None and not self._fh.closed:
+            self._fh.flush()
+        head = np.fromfile(self.path, dtype="<i2", offset=44, count=self.written * 2).reshape(-1, 2)
+        return np.concatenate([head.astype(np.float32) / 32767.0, tail])
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        pcm = np.round(self.render() * 32767.0).astype("<i2")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with wave.open(str(self.path), "wb") as w:
-            w.setnchannels(2)
-            w.setsampwidth(2)
-            w.setframerate(self.sample_rate)
-            w.writeframes(pcm.tobytes())
+        self._flush(max(self._tl.last_end, self.written, 1))
+        writer, self._writer, fh = self._writer, None, self._fh
+        if writer is not None:
+            try:
+                writer.close()  # patches the header's sizes
+                fh.close()
+            except OSError as exc:
+                self.failed = self.failed or f"{type(exc).__name__}: {exc}"
+                log.error("finishing %s failed (%s)", self.path, exc)
 
 
 def _resolve_device(device: str) -> int | str | None:
@@ -102,6 +145,8 @@ class SounddeviceSink:
     def play(
         self, stereo: np.ndarray, video_t: float, priority: int, after: int | None = None, queue: bool = False
     ) -> int:
+        if not self._stream.active:  # unplugged headphones: PortAudio stopped the stream under us
+            raise OSError("the audio device's stream stopped")
         return self.mixer.add(stereo, priority, after=after, queue=queue)
 
     def interrupt(self, below_priority: int, video_t: float) -> int:
@@ -117,6 +162,20 @@ class SounddeviceSink:
         self._stream.close()
 
 
+class _SilentSink:
+    """Stands in for a sound device that went away mid-run."""
+
+    def play(self, stereo: np.ndarray, video_t: float, priority: int, after: int | None = None,
+             queue: bool = False) -> int:
+        return 0
+
+    def interrupt(self, below_priority: int, video_t: float) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
 Handle = tuple[int, ...]  # one voice id per sink, in AudioOut.sinks order
 
 
@@ -127,17 +186,36 @@ class AudioOut:
         self.sinks = sinks
         self.file_sink = file_sink
         self.device_sink = device_sink
+        self.device_lost: str | None = None
 
     def play(
         self, stereo: np.ndarray, video_t: float, priority: int, after: Handle | None = None, queue: bool = False
     ) -> Handle:
         return tuple(
-            s.play(stereo, video_t, priority, after=None if after is None else after[i], queue=queue)
+            self._guard(i, s.play, stereo, video_t, priority, after=None if after is None else after[i], queue=queue)
             for i, s in enumerate(self.sinks)
         )
 
     def interrupt(self, below_priority: int, video_t: float) -> int:
-        return max((s.interrupt(below_priority, video_t) for s in self.sinks), default=0)
+        return max((self._guard(i, s.interrupt, below_priority, video_t) for i, s in enumerate(self.sinks)), default=0)
+
+    def _guard(self, i: int, call: Callable[..., int], *args, **kwargs) -> int:
+        """A sound device that fails mid-run (unplugged) is reported once and replaced by a silent sink
+        in place (handles keep their positions); the WAV and the other sinks go on."""
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - PortAudioError, OSError, ...
+            if self.sinks[i] is not self.device_sink:
+                raise
+            log.error("audio device gone (%s); going on without it%s", exc,
+                      f", writing {self.file_sink.path}" if self.file_sink is not None else "")
+            self.device_lost = f"{type(exc).__name__}: {exc}"
+            self.sinks[i] = _SilentSink()
+            try:
+                self.device_sink.close()
+            except Exception:  # noqa: BLE001 - it is gone already
+                pass
+            return 0
 
     def close(self) -> None:
         for s in self.sinks:
