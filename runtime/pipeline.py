@@ -8,11 +8,13 @@ offline replay blocks so every frame is processed. Drops and timings are counted
 from __future__ import annotations
 
 import collections
+import contextlib
 import enum
 import logging
+import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -252,3 +254,31 @@ class Runner:
         if self.on_error == "raise" and self._stage_errors:
             raise self._stage_errors[0]
         return self.stats
+
+
+@contextlib.contextmanager
+def stop_on_signals(runner: Runner, close_source: Callable[[], None]) -> Iterator[dict[str, str | None]]:
+    """SIGINT/SIGTERM stop the run the way the end of the source does, so every output is finalised
+    (events.jsonl with its summary line, the WAV's header, the annotated video): the first signal stops
+    the runner and closes the source from a helper thread (a read or a reconnect wait may be blocking);
+    a second one raises KeyboardInterrupt. Yields {"signal": name or None}. Main thread only (Python's
+    rule for handlers); elsewhere it does nothing."""
+    got: dict[str, str | None] = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+
+    def handler(signum: int, _frame) -> None:
+        if got["signal"] is not None:
+            raise KeyboardInterrupt
+        got["signal"] = signal.Signals(signum).name
+        log.warning("%s: stopping the run and finishing its outputs (again to abort)", got["signal"])
+        runner.stop()
+        threading.Thread(target=close_source, name="ego360-stop", daemon=True).start()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield got
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ego360.core.config import Config
 from ego360.core.geometry import DEFAULT_CAMERA_HEIGHT_M, Mounting
 from ego360.core.packets import SourceInfo, Work
-from ego360.runtime.pipeline import OverflowPolicy, Runner
+from ego360.runtime.pipeline import OverflowPolicy, Runner, stop_on_signals
 from ego360.runtime.services.annotated_video import AnnotatedVideo
 from ego360.runtime.services.events_log import EventLog
 from ego360.runtime.sources import Source
@@ -123,6 +123,15 @@ def _cuda_sync() -> Any | None:
     return torch.cuda.synchronize if torch is not None and torch.cuda.is_available() else None
 
 
+def _output_failures(events: EventLog, video: AnnotatedVideo | None, alert_stage: AlertStage) -> dict[str, str]:
+    """Outputs that stopped mid-run (a full disk, an unplugged sound device), each reported once."""
+    out = getattr(alert_stage.speaker, "_out", None)
+    file_sink = getattr(out, "file_sink", None)
+    found = {"events": events.failed, "annotated_video": getattr(video, "failed", None),
+             "wav": getattr(file_sink, "failed", None), "audio_device": getattr(out, "device_lost", None)}
+    return {k: v for k, v in found.items() if v}
+
+
 def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, *, live: bool = False,
                 speaker: Speaker | None = None, progress: Callable[[Work], None] | None = None,
                 cuda_sync: bool = False, controls: bool = False,
@@ -154,36 +163,41 @@ def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, 
                     sink=progress, sync=_cuda_sync() if cuda_sync else None)
     if on_runner is not None:
         on_runner(runner)
-    t0 = time.perf_counter()
-    try:
-        stats = runner.run()
-    finally:
-        source.close()
-        alert_stage.close()  # the last words are spoken (and reach a dashboard) while the control API is up
-        if control is not None:
-            control.close()
-        detections = getattr(stages[1][0], "detections", None)
-        if detections is not None:
-            detections.close()
-    wav = out_dir / "alerts.wav"
-    if video is not None:
-        video.finish(wav if wav.exists() else None)
-    summary = {
-        "source": dataclasses.asdict(info), "live": live,
-        "mounting": dataclasses.asdict(mounting),
-        **stats.summary(),
-        "alerts": alert_stage.summary(),
-        "control": control.summary() if control is not None else None,
-        "detector": detections.stats() if detections is not None else None,  # its own thread, off the frame loop
-        "capture_to_output_ms": _percentiles(output.latencies_ms),
-        "peak_rss_mb": round(_peak_rss_mb(), 1),
-        "total_wall_s": round(time.perf_counter() - t0, 3),
-        "config": {"tracker": cfg.tracker.backend, "captioner": cfg.captioner.backend,
-                   "trigger": cfg.trigger.backend, "process_every": cfg.runner.process_every,
-                   "detector": cfg.detector.backend},
-    }
-    events.summary(summary)
-    events.close()
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    with stop_on_signals(runner, source.close) as stopped:
+        t0 = time.perf_counter()
+        try:
+            stats = runner.run()
+        finally:
+            source.close()
+            alert_stage.close()  # the last words are spoken (and reach a dashboard) while the control API is up
+            if control is not None:
+                control.close()
+            detections = getattr(stages[1][0], "detections", None)
+            if detections is not None:
+                detections.close()
+        wav = out_dir / "alerts.wav"
+        if video is not None:
+            video.finish(wav if wav.exists() else None)
+        summary = {
+            "source": dataclasses.asdict(info), "live": live,
+            "mounting": dataclasses.asdict(mounting),
+            **stats.summary(),
+            "alerts": alert_stage.summary(),
+            "control": control.summary() if control is not None else None,
+            "detector": detections.stats() if detections is not None else None,  # its own thread, off the frame loop
+            "capture_to_output_ms": _percentiles(output.latencies_ms),
+            "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "stopped_by": stopped["signal"], "output_failures": _output_failures(events, video, alert_stage),
+            "total_wall_s": round(time.perf_counter() - t0, 3),
+            "config": {"tracker": cfg.tracker.backend, "captioner": cfg.captioner.backend,
+                       "trigger": cfg.trigger.backend, "process_every": cfg.runner.process_every,
+                       "detector": cfg.detector.backend},
+        }
+        events.summary(summary)
+        events.close()
+        try:
+            (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        except OSError as exc:  # a full disk: the summary is still returned and printed
+            log.error("writing %s failed (%s)", out_dir / "summary.json", exc)
     return SessionResult(out_dir=out_dir, summary=summary, alerts=alert_stage.alert_lines,
                          alert_latencies_ms=list(alert_stage.c.latencies_ms), frame_latencies_ms=output.latencies_ms)

@@ -67,9 +67,28 @@ class AnnotatedVideo:
         self._stream.options = {"preset": "ultrafast", "crf": "26"}
         self._stream.time_base = self._tb = 1 / rate  # the muxer later rewrites stream.time_base
         self.frames = 0
+        self.failed: str | None = None  # why the video stopped (a full disk), reported once
 
     def write(self, image: np.ndarray, tracks: list[Track], captions: dict[int, Caption], score: float,
               video_t: float) -> None:
+        """One overlay frame; a write that fails (ENOSPC) stops the video, logged once, the run goes on."""
+        if self.failed is not None:
+            return
+        try:
+            self._write(image, tracks, captions, score, video_t)
+        except (OSError, av.error.FFmpegError) as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failed = f"{type(exc).__name__}: {exc}"
+        log.error("writing %s failed (%s); the annotated video stops here, alerts go on", self.path, exc)
+        try:
+            self._container.close()
+        except (OSError, av.error.FFmpegError):
+            pass
+
+    def _write(self, image: np.ndarray, tracks: list[Track], captions: dict[int, Caption], score: float,
+               video_t: float) -> None:
         frame = av.VideoFrame.from_ndarray(draw_overlay(image, tracks, captions, score, self.width), format="rgb24")
         frame.pts = int(round(video_t / self._tb))
         frame.time_base = self._tb
@@ -80,17 +99,26 @@ class AnnotatedVideo:
             self._container.mux(packet)
         self.frames += 1
 
-    def finish(self, wav: Path | None) -> Path:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._container.close()
+    def finish(self, wav: Path | None) -> Path | None:
+        """Flush, add the audio, rename; None (and nothing half-written left) when writing had failed."""
+        if self.failed is None:
+            try:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+                self._container.close()
+            except (OSError, av.error.FFmpegError) as exc:
+                self._fail(exc)
+        if self.failed is not None:
+            self.tmp.unlink(missing_ok=True)
+            return None
         if wav is None or not wav.exists():
             os.replace(self.tmp, self.path)
             return self.path
         try:
             _mux_audio(self.tmp, wav, self.path)
-        except (av.error.FFmpegError, ValueError) as exc:  # keep the picture even if audio muxing fails
+        except (av.error.FFmpegError, ValueError, OSError) as exc:  # keep the picture even if audio muxing fails
             log.warning("could not mux audio into %s (%s); writing video only", self.path, exc)
+            self.path.with_name(self.path.stem + ".partial.mp4").unlink(missing_ok=True)
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)

@@ -7,12 +7,15 @@ flushed as they are written so a crashed or interrupted live run still leaves a 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Any
 
 from ego360.core.packets import Alert, Caption, Track
 from ego360.core.rle import decode_rle, encode_rle  # noqa: F401  (decode_rle re-exported for readers)
+
+log = logging.getLogger(__name__)
 
 
 class EventLog:
@@ -24,12 +27,23 @@ class EventLog:
         self._fh = path.open("w", encoding="utf-8")
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
+        self.failed: str | None = None  # why writing stopped (a full disk), reported once
+        self.lost = 0  # lines not written after that
 
     def _write(self, obj: dict[str, Any]) -> None:
+        """A write that fails (ENOSPC, EIO) stops the log, logged once: the run and its alerts go on."""
         line = json.dumps(obj, separators=(",", ":"))
         with self._lock:
-            self._fh.write(line + "\n")
-            self._fh.flush()
+            if self.failed is not None:
+                self.lost += 1
+                return
+            try:
+                self._fh.write(line + "\n")
+                self._fh.flush()
+            except OSError as exc:
+                self.failed, self.lost = f"{type(exc).__name__}: {exc}", 1
+                log.error("writing %s failed (%s); the event log stops here, alerts go on", self.path, exc)
+                return
             self.counts[obj["type"]] = self.counts.get(obj["type"], 0) + 1
 
     def frame(self, frame: int, video_t: float, score: float, **extra: Any) -> None:
@@ -64,7 +78,10 @@ class EventLog:
     def close(self) -> None:
         with self._lock:
             if not self._fh.closed:
-                self._fh.close()
+                try:
+                    self._fh.close()
+                except OSError as exc:  # the buffer could not be flushed: the disk is full
+                    self.failed = self.failed or f"{type(exc).__name__}: {exc}"
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
