@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "egomotion": ("ego360.tools.bench.egomotion", "ego-motion (heading, speed, head bob) vs a walking scene's pose"),
     "tts": ("ego360.tools.bench.tts", "speech engines: time to first audio, real-time factor, failures per process"),
     "audio": ("ego360.tools.bench.audio", "binaural vs pan per clock hour: ITD, ILD, front/back spectra, WAVs"),
+    "soak": ("ego360.tools.bench.soak", "ego360 live on a looping UDP stream for N minutes: RSS, threads, fds, p95"),
 }
 
 
