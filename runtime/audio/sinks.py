@@ -48,9 +48,16 @@ class FileSink:
         self._closed = False
         self._horizon = int(horizon_s * self.sample_rate)
         self._writer: wave.Wave_write | None = None
-        self._fh = None
         self.written = 0  # samples already in the file
         self.failed: str | None = None
+        try:  # opened at once: the run's open files stay constant (a soak counts them)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = wave.open(str(self.path), "wb")  # it owns the file: closed with it, also when dropped
+            self._writer.setnchannels(2)
+            self._writer.setsampwidth(2)
+            self._writer.setframerate(self.sample_rate)
+        except OSError as exc:
+            self._fail(exc)
 
     def _pos(self, video_t: float) -> int:
         return max(self.written, int(round(video_t * self.sample_rate)))
@@ -72,28 +79,25 @@ class FileSink:
         pcm = np.round(self._tl.render(self.written, upto - self.written) * 32767.0).astype("<i2")
         self._tl.drop_before(upto)
         self.written = upto
-        if self.failed is not None:
+        if self.failed is not None or self._writer is None:
             return
         try:
-            if self._writer is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fh = self.path.open("wb")
-                self._writer = wave.open(self._fh, "wb")
-                self._writer.setnchannels(2)
-                self._writer.setsampwidth(2)
-                self._writer.setframerate(self.sample_rate)
             self._writer.writeframesraw(pcm.tobytes())
         except OSError as exc:
-            self.failed = f"{type(exc).__name__}: {exc}"
-            log.error("writing %s failed (%s); the WAV stops here, alerts go on", self.path, exc)
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        self.failed = f"{type(exc).__name__}: {exc}"
+        log.error("writing %s failed (%s); the WAV stops here, alerts go on", self.path, exc)
 
     def render(self) -> np.ndarray:
         """The whole run's audio so far (what was written is read back: tests and short runs)."""
         tail = self._tl.render(self.written, max(0, self._tl.last_end - self.written))
         if self.written == 0 or not self.path.exists():
             return tail
-        if self._fh is not None and not self._fh.closed:
-            self._fh.flush()
+        fh = getattr(self._writer, "_file", None)
+        if fh is not None:
+            fh.flush()
         head = np.fromfile(self.path, dtype="<i2", offset=44, count=self.written * 2).reshape(-1, 2)
         return np.concatenate([head.astype(np.float32) / 32767.0, tail])
 
@@ -102,11 +106,10 @@ class FileSink:
             return
         self._closed = True
         self._flush(max(self._tl.last_end, self.written, 1))
-        writer, self._writer, fh = self._writer, None, self._fh
+        writer, self._writer = self._writer, None
         if writer is not None:
             try:
                 writer.close()  # patches the header's sizes
-                fh.close()
             except OSError as exc:
                 self.failed = self.failed or f"{type(exc).__name__}: {exc}"
                 log.error("finishing %s failed (%s)", self.path, exc)
