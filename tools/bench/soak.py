@@ -26,6 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
+# FFmpeg's UDP ring buffer, in 188-byte packets: 50 000 ≈ 9 MB, 10+ s of this stream. The ring is allocated
+# at once but its pages become resident only as they are first written, so a large one (fifo_size=1000000,
+# 184 MB) reads as steady RSS growth for the best part of an hour at this bit rate, until it wraps.
+FIFO_PACKETS = 50_000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -205,7 +209,7 @@ def soak(clip: Path, fps: float, run_dir: Path, minutes: float, *, interval: flo
     sender = Sender(clip, port, fps)
     sender.resume()
     time.sleep(1.0)  # joined mid-stream, as a wearer's camera that is already running
-    url = f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size=1000000"
+    url = f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size={FIFO_PACKETS}"
     sets = ["audio.sink=file", "control.port=-1", f"output.annotated_video={str(annotated).lower()}", *sets]
     cmd = [*live_command(), "live", "--camera", url, "--out", str(run_dir / "live")]
     for s in sets:
