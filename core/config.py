@@ -37,6 +37,9 @@ class SourceConfig:
     reconnect_backoff_max_s: float = 8.0
     max_width: int = 1920  # frames wider than this are downscaled at the source boundary
     damage_checks: bool = True  # frame-quality checks on camera/stream frames (grey, smeared, frozen, abrupt)
+    # strict: after damage wait for a whole key frame; converge: for key frames that repair little (lossy
+    # full-resolution streams where no key frame arrives whole; see runtime/sources/damage.py)
+    loss_policy: Literal["strict", "converge"] = "strict"
 
 
 @dataclass(frozen=True)

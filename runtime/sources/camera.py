@@ -106,7 +106,8 @@ class CameraSource(SourceBase):
         height, width = image.shape[:2]
         self.info = SourceInfo(name=self.spec, width=width, height=height, fps=fps, num_frames=None,
                                live=live is not False)
-        self.guard = DamageGuard(fps, has_keys=cap.has_keys, check_quality=self.cfg.damage_checks)
+        self.guard = DamageGuard(fps, has_keys=cap.has_keys, check_quality=self.cfg.damage_checks,
+                                 policy=self.cfg.loss_policy)
         log.info("camera %s (%s, %s): delivers %dx%d at %.2f fps (stream %dx%d)", self.spec, self.kind,
                  cap.backend, width, height, fps, first.image.shape[1], first.image.shape[0])
 

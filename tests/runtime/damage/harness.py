@@ -64,11 +64,13 @@ class Relay:
 
 
 @contextmanager
-def udp_stream(clip: Path, port: int, drop: float = 0.0, seed: int = 0, codec: str = "mpeg4"):
-    """`ffmpeg -re` sends `clip` to udp://127.0.0.1:port (through a dropping Relay when drop > 0)."""
+def udp_stream(clip: Path, port: int, drop: float = 0.0, seed: int = 0, codec: str = "mpeg4",
+               sender: tuple[str, ...] = ()):
+    """`ffmpeg -re` sends `clip` to udp://127.0.0.1:port (through a dropping Relay when drop > 0);
+    `sender`: extra encoder options (e.g. `-ps 1200`: MPEG-4 resync markers every ~1200 bytes)."""
     relay = Relay(port, drop, seed).start() if drop > 0 else None
     target = relay.in_port if relay is not None else port
-    cmd = [FFMPEG, "-v", "error", "-re", "-i", str(clip), "-c:v", codec, "-q:v", "5", "-an",
+    cmd = [FFMPEG, "-v", "error", "-re", "-i", str(clip), "-c:v", codec, "-q:v", "5", *sender, "-an",
            "-muxdelay", "0", "-muxpreload", "0", "-f", "mpegts", f"udp://127.0.0.1:{target}?pkt_size=1316"]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
@@ -96,7 +98,7 @@ class LiveRun:
 
 
 def run_live(clip_dir: Path, out: Path, *, drop: float = 0.0, join_s: float = 1.0, seed: int = 0,
-             sets: tuple[str, ...] = ()) -> LiveRun:
+             sets: tuple[str, ...] = (), sender: tuple[str, ...] = ()) -> LiveRun:
     """Stream the clip, join `join_s` after the sender started, run the live session to the end."""
     from ego360.core.config import load_config
     from ego360.core.geometry import Mounting
@@ -107,7 +109,7 @@ def run_live(clip_dir: Path, out: Path, *, drop: float = 0.0, join_s: float = 1.
                              "source.read_timeout_ms=1500", *sets])
     port = free_udp_port()
     works: list = []
-    with udp_stream(clip_dir / "clip.mp4", port, drop, seed) as relay:
+    with udp_stream(clip_dir / "clip.mp4", port, drop, seed, sender=sender) as relay:
         time.sleep(join_s)
         source = open_source(f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size=1000000", cfg.source, live=True)
         result = run_session(cfg, source, out, Mounting(), live=True, progress=works.append)

@@ -38,6 +38,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2)
     ap.add_argument("--join-s", type=float, default=0.8)
     ap.add_argument("--set", action="append", default=[], dest="sets")
+    ap.add_argument("--sender-args", default="", help="extra ffmpeg encoder options, e.g. '-ps 1200'")
+    ap.add_argument("--tag", default="", help="suffix of the output folders (several configurations side by side)")
     ap.add_argument("--runs", default="join,loss", help="which live runs: join (no loss), loss (--drop)")
     args = ap.parse_args()
     rows = []
@@ -47,8 +49,9 @@ def main() -> None:
         rows.append(_row(name, "replay", clip, replay.alerts, replay, {}))
         runs = {"join": ("live-join", 0.0), "loss": (f"live-join-loss{args.drop:g}", args.drop)}
         for cond, drop in (runs[k] for k in args.runs.split(",")):
-            run = run_live(clip, args.out / f"{name}-{args.width}-{cond}", drop=drop, join_s=args.join_s,
-                           seed=args.seed, sets=tuple(args.sets))
+            run = run_live(clip, args.out / f"{name}-{args.width}-{cond}{args.tag}", drop=drop,
+                           join_s=args.join_s, seed=args.seed, sets=tuple(args.sets),
+                           sender=tuple(args.sender_args.split()))
             h = run.summary["source_health"]
             lat = np.asarray(run.latencies_ms)
             rows.append(_row(name, cond, clip, run.alerts, replay, {
@@ -57,10 +60,12 @@ def main() -> None:
                 "skipped": h["frames_decoded"] - h["frames_delivered"], "processed": run.frames,
                 "dropped_datagrams": run.datagrams_dropped,
                 "rewarms": run.summary["stage_counters"]["trigger"]["rewarms"],
+                "key_frames": h.get("key_frames"), "clean_keys": h.get("clean_key_frames"),
+                "converged": h.get("converged"), "large_repairs": h.get("large_repairs"),
                 "earcon_p50_ms": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
                 "earcon_p95_ms": round(float(np.percentile(lat, 95)), 1) if lat.size else None}))
         print(json.dumps(rows[-1 - len(args.runs.split(",")):], indent=None), flush=True)
-    (args.out / f"rows-{args.width}.json").write_text(json.dumps(rows, indent=1))
+    (args.out / f"rows-{args.width}{args.tag}.json").write_text(json.dumps(rows, indent=1))
     for r in rows:
         print(" | ".join(f"{k}={v}" for k, v in r.items()))
 
