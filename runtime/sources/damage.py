@@ -31,7 +31,9 @@ that ends this carries a discontinuity with an unknown gap, so the trigger stage
 model on the converged picture (what it learnt from the damaged ones is dropped). Damage a key frame
 never repairs is a stale patch: static, it hides a mover there (a miss) but makes none. Corrupt P-frames
 are delivered (skipping them does not help: the decoder predicts from them anyway); what they break is
-measured by the next key frame's repair.
+measured by the next key frame's repair. Not safe enough to be the default: a key frame's own concealment
+changes little and passes as a small repair (measured at 1920×960, 5 % loss, resync markers: frames with
+up to 3 % of the pixels wrong delivered as clean; one event of five announced on the wrong side).
 """
 
 from __future__ import annotations
