@@ -199,14 +199,8 @@ class DamageGuard:
                 return Decision(False, video_t, reason=verdict.reason)
             if key:
                 self._refresh(corrupt)
-            if verdict.frozen:
-                self._frozen_since = video_t if self._frozen_since is None else self._frozen_since
-                if video_t - self._frozen_since >= FROZEN_S:
-                    h.skipped_frozen += 1
-                    self._pending = True
-                    return Decision(False, video_t, reason="frozen")
-            else:
-                self._frozen_since = None
+            if self._stalled(verdict.frozen, video_t):
+                return Decision(False, video_t, reason="frozen")
             abrupt = verdict.abrupt and not was_waiting
             h.abrupt_changes += int(abrupt)
         elif key:
@@ -218,6 +212,18 @@ class DamageGuard:
             self._pending = True
             return Decision(False, video_t, reason="damaged")
         return self._deliver(video_t, jumped, abrupt)
+
+    def _stalled(self, frozen: bool, video_t: float) -> bool:
+        """A frozen picture for FROZEN_S or longer: the camera stalled; skip it and re-warm after."""
+        if not frozen:
+            self._frozen_since = None
+            return False
+        self._frozen_since = video_t if self._frozen_since is None else self._frozen_since
+        if video_t - self._frozen_since < FROZEN_S:
+            return False
+        self.health.skipped_frozen += 1
+        self._pending = True
+        return True
 
     def _refresh(self, corrupt: bool) -> None:
         """A key frame ends the wait. A clean one ends all damage. A corrupt one lost a piece, which the
@@ -267,14 +273,8 @@ class DamageGuard:
                 self._pending = self._converging = True
                 self._good_keys = 0
                 return Decision(False, video_t, reason=verdict.reason)
-            if verdict.frozen and not key:
-                self._frozen_since = video_t if self._frozen_since is None else self._frozen_since
-                if video_t - self._frozen_since >= FROZEN_S:
-                    h.skipped_frozen += 1
-                    self._pending = True
-                    return Decision(False, video_t, reason="frozen")
-            else:
-                self._frozen_since = None
+            if self._stalled(verdict.frozen and not key, video_t):
+                return Decision(False, video_t, reason="frozen")
             abrupt = verdict.abrupt and not self._need_key and not self._converging
             h.abrupt_changes += int(abrupt)
         h.accepted_corrupt_keys += int(key and corrupt)
