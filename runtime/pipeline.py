@@ -15,10 +15,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
+
+from ego360.core.packets import FramePacket
 
 log = logging.getLogger(__name__)
 _CLOSED = object()
@@ -37,6 +39,18 @@ class Stage(Protocol):
         """Return the item for the next stage, or None to stop it here."""
 
 
+def carry_marks(dropped: Any, successor: Any) -> Any:
+    """The successor of a frame that is dropped or skipped inherits its damage marks.
+
+    Why: a `discontinuity` (or `gap_s`) is on one frame only; a drop-oldest queue or process_every
+    that loses that frame would leave the trigger learning across the gap without re-warming."""
+    if not isinstance(dropped, FramePacket) or not isinstance(successor, FramePacket):
+        return successor
+    if not (dropped.discontinuity or dropped.gap_s > 0.0):
+        return successor
+    return replace(successor, discontinuity=True, gap_s=max(dropped.gap_s, successor.gap_s))
+
+
 class BoundedQueue:
     """A FIFO of fixed capacity whose behaviour when full is a named policy (and counted)."""
 
@@ -48,6 +62,7 @@ class BoundedQueue:
         self._closed = False
         self.dropped = 0
         self.put_count = 0
+        self._lost: Any = None  # a dropped newest item whose damage marks the next one inherits
 
     def put(self, item: Any) -> bool:
         """Enqueue; returns False when the item (or an older one) was dropped to make room."""
@@ -61,8 +76,15 @@ class BoundedQueue:
                 self.dropped += 1
                 kept = False
                 if self.policy is OverflowPolicy.DROP_NEWEST:
+                    self._lost = item if self._lost is None else carry_marks(self._lost, item)
                     return False
-                self._items.popleft()
+                lost = self._items.popleft()
+                if self._items:
+                    self._items[0] = carry_marks(lost, self._items[0])
+                else:
+                    item = carry_marks(lost, item)
+            if self._lost is not None:
+                item, self._lost = carry_marks(self._lost, item), None
             self._items.append(item)
             self._cond.notify_all()
             return kept
@@ -173,6 +195,7 @@ class Runner:
     def _source_loop(self) -> None:
         stats, first = self.stats, self.queues[0]
         iterator = iter(self.source)
+        skipped = None
         try:
             while not self._stop.is_set():
                 t0 = time.perf_counter()
@@ -182,8 +205,12 @@ class Runner:
                     break
                 stats.stages[0].add(time.perf_counter() - t0)
                 stats.frames_read += 1
+                if skipped is not None:
+                    item = carry_marks(skipped, item)
+                    skipped = None
                 if (stats.frames_read - 1) % self.process_every:
                     stats.frames_skipped += 1
+                    skipped = item
                     continue
                 first.put(item)
         except Exception as exc:  # a dying source ends the run cleanly, with the reason kept
