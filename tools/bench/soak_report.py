@@ -124,16 +124,15 @@ def _plot(path: Path, run: Any, f: dict[str, Any]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t = [s["t"] / 60 for s in run.samples]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
-    ax1.plot(t, [s["rss_mb"] for s in run.samples], label="RSS (MB)", color="tab:blue")
+    samples = [s for s in run.samples if s["rss_mb"] > 0]
+    t = [s["t"] / 60 for s in samples]
+    fig, (ax1, ax3, ax2) = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+    ax1.plot(t, [s["rss_mb"] for s in samples], color="tab:blue")
     ax1.set_ylabel("RSS (MB)")
-    ax1b = ax1.twinx()
-    ax1b.plot(t, [s["threads"] for s in run.samples], label="threads", color="tab:green")
-    ax1b.plot(t, [s["fds"] for s in run.samples], label="open fds", color="tab:orange")
-    ax1b.set_ylabel("threads / fds")
-    ax1.legend(loc="upper left")
-    ax1b.legend(loc="lower right")
+    ax3.plot(t, [s["threads"] for s in samples], label="threads", color="tab:green")
+    ax3.plot(t, [s["fds"] for s in samples], label="open fds", color="tab:orange")
+    ax3.set_ylabel("count")
+    ax3.legend(loc="center right")
     ax2.scatter([a["t"] / 60 for a in run.alerts], [a["latency_ms"] for a in run.alerts], s=6, alpha=0.5,
                 label="alert capture→earcon")
     for w in f["latency_windows"]:
