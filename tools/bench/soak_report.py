@@ -39,7 +39,7 @@ def summarise(run: Any) -> dict[str, Any]:
     warm_s = planned_s / 6.0
     window_s = min(300.0, planned_s / 6.0)
     span = max(30.0, planned_s / 30.0)  # the window a median is taken over (60 s of a 30-minute run)
-    marks = {f"{m:g}": _at(samples, m * 60.0) for m in (run.minutes / 6, run.minutes / 2, run.minutes)}
+    marks = {f"{round(m, 2):g}": _at(samples, m * 60.0) for m in (run.minutes / 6, run.minutes / 2, run.minutes)}
     rss_warm = _window(samples, warm_s, warm_s + span, "rss_mb")
     rss_end = _window(samples, total_s - span, total_s, "rss_mb")
     growth = None
