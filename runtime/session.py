@@ -200,4 +200,5 @@ def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, 
         except OSError as exc:  # a full disk: the summary is still returned and printed
             log.error("writing %s failed (%s)", out_dir / "summary.json", exc)
     return SessionResult(out_dir=out_dir, summary=summary, alerts=alert_stage.alert_lines,
-                         alert_latencies_ms=list(alert_stage.c.latencies_ms), frame_latencies_ms=output.latencies_ms)
+                         alert_latencies_ms=list(alert_stage.c.latencies_ms),
+                         frame_latencies_ms=list(output.latencies_ms))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 
 from ego360.core.packets import Caption, Work
 from ego360.runtime.services.annotated_video import AnnotatedVideo
 from ego360.runtime.services.events_log import EventLog
+
+LATENCY_WINDOW = 108_000
 
 
 class OutputStage:
@@ -18,7 +21,9 @@ class OutputStage:
         self.events = events
         self.video = video
         self.captions: dict[int, Caption] = {}
-        self.latencies_ms: list[float] = []
+        # The last hour at 30 fps: a day-long live run must not grow a list by one float a frame
+        # (~80 MB a day); the summary's capture→output percentiles are then over that last hour.
+        self.latencies_ms: deque[float] = deque(maxlen=LATENCY_WINDOW)
 
     def process(self, work: Work) -> Work:
         p, trig = work.packet, work.trigger
