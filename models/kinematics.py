@@ -50,8 +50,8 @@ def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 BEARING_SIGMA_DEG = 1.0  # a blob centroid's bearing wobbles about a degree frame to frame
-PITCH_SIGMA_DEG = 0.5
-PATH_WINDOW_S = 1.1  # its foot point about half a degree (quantised rows of the trigger's work image)
+PITCH_SIGMA_DEG = 0.5  # its foot point about half a degree (quantised rows of the trigger's work image)
+PATH_WINDOW_S = 1.1  # a straight relative path holds for about a second
 
 
 def path_fit(t: np.ndarray, yaw_deg: np.ndarray, dist: np.ndarray, camera_height_m: float,
@@ -72,14 +72,14 @@ def path_fit(t: np.ndarray, yaw_deg: np.ndarray, dist: np.ndarray, camera_height
     rows_t = np.stack([c, -s, c * tr, -s * tr], axis=1)
     rows_r = np.stack([s, c, s * tr, c * tr], axis=1)
     w_r = np.ones_like(dist)
-    theta = None
-    for _ in range(iters):
+    theta = np.zeros(4)
+    for _ in range(max(1, iters)):
         a_mat = np.concatenate([rows_t / sig_t[:, None], rows_r * (w_r / sig_r)[:, None]])
         b = np.concatenate([np.zeros_like(dist), dist * w_r / sig_r])
         theta, *_ = np.linalg.lstsq(a_mat, b, rcond=None)
         res = np.abs(rows_r @ theta - dist) / sig_r
         w_r = np.where(res > 2.0, 2.0 / np.maximum(res, 1e-9), 1.0)  # Huber at 2 sigma
-    if theta is None or not np.all(np.isfinite(theta)):
+    if not np.all(np.isfinite(theta)):
         return None
     return theta[:2], theta[2:]
 
@@ -164,8 +164,8 @@ class History:
         b_miss = float(d_now * np.sin(np.arctan2(abs(np.radians(omega)) * d_now, v_r))) if v_r > 0.0 else float("inf")
         # The path fit may look further back than the slopes: a straight path stays straight for a
         # second, and twice the samples halve the scatter of its direction.
-        ta, ya, da = np.asarray(self.t), np.asarray(self.yaw), np.minimum(np.asarray(self.dist), 20.0)
-        ok = (ta >= ta[-1] - PATH_WINDOW_S) & np.isfinite(da) & (da < 20.0)
+        ta, ya, da = np.asarray(self.t), np.asarray(self.yaw), np.asarray(self.dist)
+        ok = (ta >= ta[-1] - PATH_WINDOW_S) & (da < 20.0)  # also drops inf/nan ranges
         fit = path_fit(ta[ok], ya[ok], da[ok], self.camera_height_m) if ok.sum() >= 5 else None
         p_miss, p_tca = closest_approach(*fit) if fit is not None else (float("inf"), None)
         return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size), own if (ux or uz) else speed, miss,

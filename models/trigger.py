@@ -216,7 +216,7 @@ class MotionTrigger:
     def _steady(self, tid: int, score: float, cue: str) -> tuple[float, str]:
         """Walking: a mover's score is the median of its last three. Every moving thing 'approaches'
         a walking wearer, and one noisy frame's path estimate (a passer-by's 1.8 m miss read as 0.9 m
-        about one frame in ten) must not start an alert; a real collision course stays low for many.
+        about one frame in ten) must not start an alert; a collision course reads low frame after frame.
         The cue is the one of the strongest of those frames."""
         recent = self._recent.setdefault(tid, [])
         recent.append((score, cue))
@@ -241,7 +241,8 @@ class MotionTrigger:
             if mf.walking:
                 score, cue = self._steady(tid, score, cue)
             cues.append(Cue(tid, score, cue, bearing, kin, blob))
-        for tid in [tid for tid in self._recent if tid not in self._cues.track_ids()]:
+        alive = self._cues.track_ids()
+        for tid in [tid for tid in self._recent if tid not in alive]:
             del self._recent[tid]
         self.last_cues = tuple(sorted(cues, key=lambda c: -c.score))
         best = self.last_cues[0] if self.last_cues else None
