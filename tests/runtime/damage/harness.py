@@ -181,3 +181,13 @@ def render(name: str, out: Path, seconds: float = 5.0, width: int = 960) -> Path
         assert main(["scenario", name, "--out", str(out), "--width", str(width), "--height", str(width // 2),
                      "--duration", str(seconds)]) == 0
     return out
+
+
+def check_alerts(clip: Path, replay: Replay, run: LiveRun) -> None:
+    """Every live alert: not from a damaged frame, within 1 h of the ground truth and of the replay."""
+    assert run.alerts, f"live announced nothing (replay: {replay.alerts}); health {run.summary['source_health']}"
+    for a in run.alerts:
+        assert not a["damaged"], f"alert from a damaged frame: {a}"
+        truth = gt_clock(clip, a["t"])
+        assert truth is not None and clock_err(a["clock"], truth) <= 1, f"{a} vs ground truth {truth} o'clock"
+        assert replay.clock_err(a["clock"], a["t"]) <= 1, f"{a} vs replay {replay.alerts}"

@@ -38,6 +38,21 @@ SPOKEN_TO_SHOWN_MS = 1000.0
 CUE_S = 0.25  # a control's confirmation cue may overlap the alert's sound in alerts.wav
 
 
+def wait_for_dashboard(base: str, token: str, proc: subprocess.Popen, log: Path, poll_s: float,
+                       timeout_s: float = 120.0) -> None:
+    """Until /dash/ answers 200 (its routes are added once the control server is up); the run's log
+    is the failure message when the process dies or the time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if get(f"{base}/dash/", token)[0] == 200:
+                return
+        except OSError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(poll_s)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -91,15 +106,7 @@ def test_dashboard_in_a_real_browser(chrome, clip: Path, tmp_path: Path):
     log = (tmp_path / "replay.log").open("wb")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
-        while True:  # the replay waits for the page before its first frame
-            try:
-                if get(f"{base}/dash/", token)[0] == 200:  # the routes are added once the server is up
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "replay.log").read_text()
-            time.sleep(0.2)
+        wait_for_dashboard(base, token, proc, tmp_path / "replay.log", poll_s=0.2)  # replay waits for the page
 
         for path in ("/dash/", "/dash/events", "/dash/frame.jpg", "/dash/alerts", "/dash/alert/1.wav",
                      "/dash/dashboard.js"):
@@ -230,15 +237,7 @@ def test_live_dashboard_feeds_frames_stats_and_state(clip: Path, tmp_path: Path)
     log = (tmp_path / "live.log").open("wb")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if get(f"{base}/dash/", token)[0] == 200:  # the routes are added once the server is up
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "live.log").read_text()
-            time.sleep(0.1)
+        wait_for_dashboard(base, token, proc, tmp_path / "live.log", poll_s=0.1)
         seen = sse_events(f"{base}/dash/events?token={token}", {"hello", "frame", "stats", "state"}, timeout=60)
         assert seen["hello"][0]["live"] is True
         names = [s["name"] for s in seen["stats"][-1]["stages"]]
