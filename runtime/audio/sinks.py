@@ -65,8 +65,9 @@ class FileSink:
     def play(
         self, stereo: np.ndarray, video_t: float, priority: int, after: int | None = None, queue: bool = False
     ) -> int:
-        vid = self._tl.add(stereo, self._pos(video_t), priority, after=after, queue=queue)
-        self._flush(self._pos(video_t) - self._horizon)
+        pos = self._pos(video_t)
+        vid = self._tl.add(stereo, pos, priority, after=after, queue=queue)
+        self._flush(pos - self._horizon)
         return vid
 
     def interrupt(self, below_priority: int, video_t: float) -> int:

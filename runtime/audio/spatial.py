@@ -55,11 +55,6 @@ class Spatializer:
         """Block until a background load has finished (loaded or fallen back to pan); False on timeout."""
         return self._ready.wait(timeout)
 
-    def prepare(self, sample_rate: int) -> None:
-        """Build the filters for `sample_rate` now rather than on the first alert."""
-        if self._renderer is not None:
-            self._renderer.filters(sample_rate)
-
     def _load_in_background(self, sample_rate: int, wait_s: float) -> None:
         self._ready.clear()
         self._wait_s = float(wait_s)

@@ -19,7 +19,6 @@ answer (`say`) and short confirmation cues (`play_cue`).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -102,17 +101,13 @@ class Speaker:
 
     @property
     def rate_wpm(self) -> int | None:
-        cfg = getattr(self._tts, "_cfg", None)
-        return None if cfg is None else int(cfg.rate_wpm)
+        return getattr(self._tts, "rate_wpm", None)
 
     def set_rate(self, wpm: int) -> None:
-        """Speech rate for the next utterances. TTSWorker reads its config per utterance, so a replaced
-        config takes effect at once (it has no setter of its own)."""
+        """Speech rate for the next utterances (no TTS worker: nothing to set)."""
         setter = getattr(self._tts, "set_rate", None)
         if setter is not None:
             setter(int(wpm))
-        elif self._tts is not None and hasattr(self._tts, "_cfg"):
-            self._tts._cfg = dataclasses.replace(self._tts._cfg, rate_wpm=int(wpm))
 
     def announce(self, alert: Alert, decision: Decision, video_t: float) -> int:
         """Play the earcon now and queue the speech; returns monotonic ns when the earcon was handed

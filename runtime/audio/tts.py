@@ -2,11 +2,10 @@
 
 pyttsx3's espeak driver keeps process-global state (one espeak instance, one synth callback) and is
 not safe from several threads; on some process starts it drops the rate setting or writes an empty
-WAV. So exactly one thread (`TTSWorker`) owns the engine: it warms it up once, sets rate (and voice)
-before every utterance, checks each WAV (readable, non-empty, audible, plausible duration for the
-word count), retries up to `cfg.retries` times and re-creates the engine after any failure. A
-request that still fails resolves to None — the alert's earcon and event still happen — and is
-counted. Callers never wait on the engine: `submit` returns a Future at once.
+WAV. So exactly one thread (`TTSWorker`) owns the engine: it warms it up once, sets rate (and voice) before
+every utterance, checks each WAV (readable, non-empty, audible, plausible duration for the word count),
+retries up to `cfg.retries` times and re-creates the engine after any failure. A request that still
+fails resolves to None (the earcon and event still happen), counted; `submit` never waits on the engine.
 
 `engine_factory` builds the engine (any object with `synth_to_file(text, path, rate_wpm, voice)`);
 tests pass failing engines through it. Without one, `cfg.backend` chooses: pyttsx3, or piper
@@ -20,10 +19,8 @@ before it is done. With `on_chunk` (the Speaker's way in) and `tts.split_phrases
 after its place phrase ("Behind you, 5 o'clock:" | "person approaching.") and each phrase is handed over
 as soon as it is ready, so the place plays while the rest is synthesised. Piper 1.8's own streaming
 (`PiperVoice.synthesize`) yields one chunk per sentence only, and the colon does not end one, hence
-the split here; each phrase keeps the checks, retries and fallback. pyttsx3 is never split: espeak
-says a whole alert in ~20 ms, so a split would only add a call and a sentence break. Place phrases
-are few (side × clock hour, ~20) and repeat — an entity's escalation names the same place — so each is
-kept once synthesised (per engine, rate and voice): a repeated place is handed over at once.
+the split here; each phrase keeps the checks, retries and fallback. pyttsx3 (~20 ms an alert) is never
+split. Place phrases (~20) repeat, so each is kept once synthesised (per engine, rate and voice).
 """
 
 from __future__ import annotations
@@ -38,7 +35,7 @@ import time
 import wave
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import gcd
 from pathlib import Path
 from typing import Protocol
@@ -226,6 +223,13 @@ class TTSWorker:
     def engine_name(self) -> str:
         """The engine speaking now ("piper", "pyttsx3", …)."""
         return self._chain[self._level][0]
+
+    @property
+    def rate_wpm(self) -> int:
+        return int(self._cfg.rate_wpm)
+
+    def set_rate(self, wpm: int) -> None:  # the config is read per utterance: the next one has it
+        self._cfg = replace(self._cfg, rate_wpm=int(wpm))
 
     @property
     def stats(self) -> TTSStats:

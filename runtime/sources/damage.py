@@ -259,7 +259,8 @@ class DamageGuard:
     def _decide_converge(self, image: np.ndarray, video_t: float, jumped: bool, key: bool,
                          corrupt: bool) -> Decision:
         h = self.health
-        small = small_views(image)[0].mean(axis=2)
+        views = small_views(image)
+        small = views[0].mean(axis=2)
         prev, self._prev_small = self._prev_small, small
         if self._need_key and not key:
             h.skipped_key_wait += 1
@@ -267,7 +268,8 @@ class DamageGuard:
             return Decision(False, video_t, reason="key-wait")
         abrupt = False
         if self.quality is not None:
-            verdict = self.quality.check(image, video_t, suspect=corrupt or self._pending or self._converging)
+            verdict = self.quality.check(image, video_t, suspect=corrupt or self._pending or self._converging,
+                                         views=views)
             if verdict.damaged:
                 setattr(h, f"skipped_{verdict.reason}", getattr(h, f"skipped_{verdict.reason}") + 1)
                 self._pending = self._converging = True

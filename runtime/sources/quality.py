@@ -105,11 +105,13 @@ class QualityCheck:
     def reset(self) -> None:
         self._ref, self._last_small, self._bad_since = None, None, None
 
-    def check(self, image: np.ndarray, t: float, suspect: bool = False) -> Verdict:
+    def check(self, image: np.ndarray, t: float, suspect: bool = False,
+              views: tuple[np.ndarray, np.ndarray] | None = None) -> Verdict:
         """`suspect`: the decoder marked the frame corrupt. With no accepted frame yet (the first one of a
         stream) only a suspect frame is checked for grey blocks: a grey wall is grey from the start, and
-        joining before a key frame is handled by the key-frame wait."""
-        small, grey = small_views(image)
+        joining before a key frame is handled by the key-frame wait. `views`: `small_views(image)` when
+        the caller already made them."""
+        small, grey = views if views is not None else small_views(image)
         frozen = self._last_small is not None and np.array_equal(small, self._last_small)
         self._last_small = small
         gb, sb = grey_blocks(small), smeared_bands(grey)

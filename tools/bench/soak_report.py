@@ -12,6 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ego360.core.stats import percentile
+
 
 def _window(samples: list[dict], lo: float, hi: float, key: str) -> list[float]:
     return [s[key] for s in samples if lo <= s["t"] <= hi]
@@ -23,12 +25,9 @@ def _at(samples: list[dict], t: float) -> dict | None:
 
 
 def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    v = sorted(values)
-    k = (len(v) - 1) * q
-    lo, hi = int(k), min(len(v) - 1, int(k) + 1)
-    return round(v[lo] + (v[hi] - v[lo]) * (k - lo), 1)
+    """`q` as a fraction (0.95), rounded to 0.1 ms."""
+    v = percentile(values, q * 100.0)
+    return None if v is None else round(v, 1)
 
 
 def summarise(run: Any) -> dict[str, Any]:

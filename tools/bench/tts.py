@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from ego360.core.stats import percentile
+
 PHRASES = (  # what the template captioner says (models/captioner_template.py speech_line)
     "Behind you, 5 o'clock: person approaching.",
     "On your right, 3 o'clock: person crossing close.",
@@ -95,9 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _pct(xs: list[float], q: float) -> float | None:
-    import numpy as np
-
-    return round(float(np.percentile(xs, q)), 3) if xs else None
+    v = percentile(xs, q)
+    return None if v is None else round(v, 3)
 
 
 def summarise(engine: str, rows: list[dict]) -> dict:

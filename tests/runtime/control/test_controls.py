@@ -37,6 +37,13 @@ class RecordingTTS:
         self.said: list[tuple[str, int]] = []
         self.stats = None
 
+    @property
+    def rate_wpm(self) -> int:
+        return self._cfg.rate_wpm
+
+    def set_rate(self, wpm: int) -> None:
+        self._cfg = TTSConfig(rate_wpm=wpm)
+
     def submit(self, text, callback=None):
         self.said.append((text, self._cfg.rate_wpm))
         n = int(0.2 * SR)
