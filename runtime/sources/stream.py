@@ -13,11 +13,44 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
 log = logging.getLogger("ego360.runtime.sources.stream")
+
+
+class DecodeCounts(Protocol):
+    """Where `decode_frames` counts what it passed over (the guard turns these into damage counters)."""
+
+    decoder_errors: int
+    corrupt_packets: int
+
+
+def decode_frames(container, stream, counts: DecodeCounts,
+                  recoverable: type[Exception]) -> Iterator[tuple[Any, float | None, bool]]:
+    """(PyAV frame, pts s or None, corrupt) for each frame of `stream`: the one demux/decode loop of
+    clips and stream URLs. A packet the demuxer marks corrupt (a lost datagram) or one the decoder
+    rejects with `recoverable` is counted in `counts` and marks the next frame corrupt, so the guard
+    waits for a key frame; decoding goes on with the next packet. Other errors reach the caller."""
+    pending_corrupt = False
+    for packet in container.demux(stream):
+        if packet.is_corrupt:
+            counts.corrupt_packets += 1
+            pending_corrupt = True
+        try:
+            frames = stream.decode(packet)
+        except recoverable as exc:
+            counts.decoder_errors += 1
+            log.debug("decoder error: %s", exc)
+            pending_corrupt = True
+            continue
+        for frame in frames:
+            tb = frame.time_base
+            pts = None if frame.pts is None or tb is None else float(frame.pts * tb)
+            yield frame, pts, bool(frame.is_corrupt) or pending_corrupt
+            pending_corrupt = False
 
 
 @dataclass(frozen=True)
@@ -90,25 +123,9 @@ class AvReader:
     def _decode(self) -> Iterator[Decoded]:
         import av
 
-        pending_corrupt = False
-        for packet in self.container.demux(self.stream):
-            if packet.is_corrupt:
-                self.corrupt_packets += 1
-                pending_corrupt = True
-            try:
-                frames = self.stream.decode(packet)
-            except av.FFmpegError as exc:
-                self.decoder_errors += 1
-                log.debug("decoder error: %s", exc)
-                pending_corrupt = True
-                continue
-            for frame in frames:
-                capture_ns = time.monotonic_ns()
-                tb = frame.time_base
-                pts = None if frame.pts is None or tb is None else float(frame.pts * tb)
-                yield Decoded(frame.to_ndarray(format="rgb24"), capture_ns, pts, bool(frame.key_frame),
-                              bool(frame.is_corrupt) or pending_corrupt)
-                pending_corrupt = False
+        for frame, pts, corrupt in decode_frames(self.container, self.stream, self, recoverable=av.FFmpegError):
+            capture_ns = time.monotonic_ns()
+            yield Decoded(frame.to_ndarray(format="rgb24"), capture_ns, pts, bool(frame.key_frame), corrupt)
 
     def read(self) -> Decoded | None:
         import av

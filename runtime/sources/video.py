@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from ego360.core.packets import FramePacket, SourceInfo
 from ego360.runtime.sources.base import Pacer, SourceBase, log
 from ego360.runtime.sources.checks import check_frame
 from ego360.runtime.sources.damage import DamageGuard, SourceHealth
+from ego360.runtime.sources.stream import decode_frames
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts")
 _FIX = "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
@@ -38,6 +40,14 @@ def _open_container(path: Path):
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     return container, stream
+
+
+@dataclass
+class _Counts:
+    """What the decoder passed over; corrupt packets only mark the next frame (a clip is not a link)."""
+
+    decoder_errors: int = 0
+    corrupt_packets: int = 0
 
 
 def _frame_count(container, stream, fps: float) -> int | None:
@@ -66,7 +76,7 @@ class VideoFileSource(SourceBase):
         self.max_width = max_width
         self._container = None
         self._lock = threading.Lock()  # close() from another thread must not free a decoding container
-        self._decoder_errors = 0
+        self._counts = _Counts()  # decode_frames counts here; __iter__ hands decoder errors to the guard
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such file; check the path")
         self._container, self._stream = _open_container(self.path)
@@ -99,22 +109,12 @@ class VideoFileSource(SourceBase):
         datagrams) is counted and marks the next frame corrupt; a container that cannot be read ends it."""
         import av
 
-        corrupt = False
         try:
-            for packet in self._container.demux(self._stream):
-                corrupt |= bool(packet.is_corrupt)
-                try:
-                    frames = self._stream.decode(packet)
-                except av.InvalidDataError:
-                    self._decoder_errors += 1
-                    corrupt = True
-                    continue
-                for frame in frames:
-                    t = None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base)
-                    image = check_frame(frame.to_ndarray(format="rgb24"), self.path.name, order="rgb",
-                                        max_width=self.max_width)
-                    yield t, image, bool(frame.key_frame), bool(frame.is_corrupt) or corrupt
-                    corrupt = False
+            for frame, t, corrupt in decode_frames(self._container, self._stream, self._counts,
+                                                   recoverable=av.InvalidDataError):
+                image = check_frame(frame.to_ndarray(format="rgb24"), self.path.name, order="rgb",
+                                    max_width=self.max_width)
+                yield t, image, bool(frame.key_frame), corrupt
         except av.FFmpegError as exc:
             raise InputError(f"{self.path}: decoding failed ({exc}); {_FIX}") from None
 
@@ -133,9 +133,9 @@ class VideoFileSource(SourceBase):
             if item is None:
                 return
             pts_t, image, key, corrupt = item
-            for _ in range(self._decoder_errors):
+            for _ in range(self._counts.decoder_errors):
                 self.guard.decoder_error()
-            self._decoder_errors = 0
+            self._counts.decoder_errors = 0
             d = self.guard.decide(image, pts=pts_t, capture_t=decoded / self._fps, key=key, corrupt=corrupt)
             decoded += 1
             if not d.deliver:

@@ -8,10 +8,16 @@ import time
 
 from ego360.tools.commands._common import (
     add_config_args,
+    add_control_args,
+    add_dashboard_arg,
     add_yaw_offset,
     config_from_args,
+    control_overrides,
+    open_dashboard,
     prepare_out_dir,
     print_alerts,
+    print_dashboard,
+    session_hooks,
 )
 
 
@@ -27,68 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_yaw_offset(p)
     add_config_args(p)
     p.set_defaults(func=run)
-
-
-def add_control_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--control-port", type=int, default=None, metavar="PORT",
-                   help="serve the wearer's control API on http://127.0.0.1:PORT (0 = any free port; "
-                        "default: control.port, -1 = off)")
-    p.add_argument("--control-token", default=None, metavar="TOKEN",
-                   help="the API's token (default: control.token, or a random one printed at start)")
-
-
-def add_dashboard_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dashboard", action="store_true",
-                   help="serve a companion page on the control server (127.0.0.1, token): the stream with "
-                        "role-coloured masks, a radar of the entities, the alerts with their sound, stage "
-                        "latencies and the wearer's controls")
-
-
-def open_dashboard(args: argparse.Namespace, cfg, *, live: bool, title: str):
-    """(config with the control server on, the run's Dashboard) with --dashboard; (cfg, None) without."""
-    if not getattr(args, "dashboard", False):
-        return cfg, None
-    from ego360.runtime.dashboard import Dashboard, dashboard_config
-
-    cfg = dashboard_config(cfg)
-    return cfg, Dashboard(cfg, live=live, title=title)
-
-
-def session_hooks(dash, out, console) -> dict:
-    """run_session's controls callback (prints how to reach them), plus the dashboard's hooks when on."""
-    def show(control) -> None:
-        print_controls(console, control)
-        if dash is not None:
-            console.print(f"dashboard: {dash.url}", soft_wrap=True)
-
-    return dash.session_kwargs(out, on_controls=show) if dash is not None else {"on_controls": show}
-
-
-def print_dashboard(console, dash) -> None:
-    if dash is None:
-        return
-    s = dash.summary()
-    console.print(f"dashboard: {s['pages_opened']} page(s) opened, {s['frames_encoded']} of {s['frames_offered']} "
-                  f"frames shown (JPEG p50 {s['encode_ms']['p50_ms']} ms), {s['alerts_logged']} alerts logged")
-
-
-def control_overrides(args: argparse.Namespace) -> list[str]:
-    out = []
-    if args.control_port is not None:
-        out.append(f"control.port={args.control_port}")
-    if args.control_token is not None:
-        out.append(f"control.token={args.control_token}")
-    return out
-
-
-def print_controls(console, control) -> None:
-    """How to reach the controls: the keys when they are read, the API's address and token."""
-    from ego360.runtime.control.keys import key_help
-
-    if control.keys is not None:
-        console.print(key_help())
-    if control.server is not None:
-        console.print(f"control API: {control.server.url}/api/state  token: {control.server.token}", soft_wrap=True)
 
 
 class _TimeLimited:

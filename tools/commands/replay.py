@@ -6,16 +6,14 @@ import argparse
 
 from ego360.tools.commands._common import (
     add_config_args,
-    add_yaw_offset,
-    config_from_args,
-    prepare_out_dir,
-    print_alerts,
-)
-from ego360.tools.commands.live import (
     add_control_args,
     add_dashboard_arg,
+    add_yaw_offset,
+    config_from_args,
     control_overrides,
     open_dashboard,
+    prepare_out_dir,
+    print_alerts,
     print_dashboard,
     session_hooks,
 )
