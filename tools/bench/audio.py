@@ -10,21 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import wave
 from pathlib import Path
 
 import numpy as np
 
 from ego360.runtime.audio.measure import bearing_of_hour, clock_table, noise_burst
-
-
-def _write_wav(path: Path, stereo: np.ndarray, sample_rate: int) -> None:
-    pcm = np.round(np.clip(stereo, -1.0, 1.0) * 32767.0).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(sample_rate)
-        w.writeframes(pcm.tobytes())
+from ego360.runtime.audio.wav import pcm16, write_wav
 
 
 def demo_sound(spatialize, hour: int, sample_rate: int, earcon_ms: int = 120) -> np.ndarray:
@@ -81,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         tables[mode] = clock_table(sp, sr)
         for hour in (12, 6, 2, 4):
             path = out / f"{mode}_{hour:02d}oclock.wav"
-            _write_wav(path, demo_sound(sp, hour, sr), sr)
+            write_wav(path, pcm16(demo_sound(sp, hour, sr)), sr)
             wavs.append(str(path))
     (out / "audio.json").write_text(json.dumps({"sample_rate": sr, "tables": tables, "wavs": wavs}, indent=1) + "\n")
     md = _markdown(tables)
