@@ -1,12 +1,10 @@
-"""`ego360 calibrate --auto CLIP`: camera height, pitch and roll estimated from a short clip.
+"""`ego360 calibrate --auto CLIP`: camera pitch, roll and height estimated from a short clip.
 
-Why two height estimates: image motion alone fixes distances only up to scale. A walking wearer's
-ground-plane flow gives speed ÷ height exactly, so with the typical walking speed of adults
-(1.35 ± 0.2 m/s) it gives the height to about ±15 %; a camera that stands still (on a table) sees
-people walk by, whose feet and heads give their height ÷ camera height, so with the typical adult
-height (1.70 ± 0.10 m) it gives the camera height to about ±6 % plus the spread between people.
-Pitch and roll are not estimated yet: the per-frame ego-motion follows the head bob, but the
-mount's constant tilt is only weakly visible in the ground's flow; give them with --pitch/--roll.
+Two passes over the first `max_seconds`: the mount's pitch and roll from where the world's vertical
+lines meet (`tilt`: no motion or depth needed, so a walk and a table camera alike), then the height
+from frames turned level with that tilt (`height`: walking speed, or people walking by). Each value
+is printed with its uncertainty; with --out the calibration is written like a hand-given one, and
+values given by hand (--pitch/--roll/--height-m) take precedence over the estimate.
 """
 
 from __future__ import annotations
@@ -15,11 +13,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from ego360.tools.autocal.height import REFERENCE_HEIGHT_M, HeightAccumulator, HeightEstimate, Leveller, levelled
+from ego360.tools.autocal.tilt import TiltAccumulator, TiltEstimate
 
-WALK_SPEED_MPS, WALK_SPEED_SD = 1.35, 0.2
-PERSON_HEIGHT_M, PERSON_HEIGHT_SD = 1.70, 0.10
-REFERENCE_HEIGHT_M = 1.6  # the height the analysis runs at; results scale from it
+MIN_FRAMES = 10  # frames analysed below this: the clip is too short to say anything
+TILT_EVERY_S = 0.1  # the tilt pass looks at ~10 frames/s (the head bob is ~2 Hz: well sampled)
 
 
 @dataclass(frozen=True)
@@ -28,89 +26,97 @@ class AutoCalibration:
     height_sd_m: float
     height_method: str  # "walking speed" | "people" | "none"
     pitch_deg: float
-    pitch_sd_deg: float
+    pitch_sd_deg: float  # nan when not estimated (no vertical structure seen)
     roll_deg: float
     roll_sd_deg: float
-    frames: int
+    frames: int  # frames behind the height
     samples: int  # frames (walking) or people observations (static) behind the height
+    tilt_frames: int = 0  # frames whose vertical structure gave a tilt
+
+    @property
+    def tilt_ok(self) -> bool:
+        return math.isfinite(self.pitch_sd_deg)
 
 
-def _sd_of_mean(x: np.ndarray) -> float:
-    if x.size < 2:
-        return float("nan")
-    return float(1.4826 * np.median(np.abs(x - np.median(x))) / math.sqrt(x.size))
-
-
-def estimate(clip: str, max_seconds: float = 30.0, every: int = 2) -> AutoCalibration:
-    """Run the ego-motion estimator and the motion analysis over the first `max_seconds` of the clip."""
-    import cv2
-
+def _frames(clip: str, max_seconds: float, every_s: float | None, every: int = 1):
+    """Packets of the clip's first `max_seconds`: every `every`-th frame, or one per `every_s` seconds."""
     from ego360.core.config import SourceConfig
-    from ego360.models import egomotion
-    from ego360.models.motion import MotionAnalyzer
     from ego360.runtime.sources import open_source
 
-    est = egomotion.EgoMotionEstimator(REFERENCE_HEIGHT_M)
-    motion = MotionAnalyzer(512, 30.0, REFERENCE_HEIGHT_M)
-    speeds, ratios = [], []
-    n = 0
+    next_t = 0.0
     with open_source(clip, SourceConfig(max_width=1920)) as src:
         for packet in src:
             if packet.video_t > max_seconds:
                 break
-            if packet.frame_index % every:
+            if every_s is not None:
+                if packet.video_t + 1e-6 < next_t:
+                    continue
+                next_t = packet.video_t + every_s
+            elif packet.frame_index % every:
                 continue
-            n += 1
-            gray = cv2.cvtColor(cv2.resize(packet.image, (512, 256), interpolation=cv2.INTER_AREA),
-                                cv2.COLOR_RGB2GRAY)
-            ego = est.update(gray, packet.frame_index, packet.video_t)
-            if ego.inliers:
-                speeds.append(ego.speed_mps)
-            for b in motion.analyze(packet).blobs:
-                bottom, top = math.radians(b.bottom_pitch_deg), math.radians(b.top_pitch_deg)
-                person_like = b.height_deg > 5.0 and b.height_deg > 1.8 * b.width_deg and bottom < -0.05
-                if person_like and top > bottom:
-                    ratios.append(1.0 + math.tan(top) / math.tan(-bottom))  # person height ÷ camera height
-    sp = np.asarray(speeds, float)
-    # The mount's tilt is only weakly seen in the ground's flow (the per-frame fit follows the head
-    # bob well, but its mean keeps the first frame's error): not estimated, so not written.
-    pitch = roll = 0.0
-    pitch_sd = roll_sd = float("nan")
-    moving = sp[sp > 0.3]
-    if moving.size >= 10 and moving.size >= 0.3 * max(1, sp.size):
-        v = float(np.median(moving))
-        h = REFERENCE_HEIGHT_M * WALK_SPEED_MPS / v
-        return AutoCalibration(h, h * WALK_SPEED_SD / WALK_SPEED_MPS, "walking speed", pitch, pitch_sd,
-                               roll, roll_sd, n, int(moving.size))
-    r = np.asarray(ratios, float)
-    r = r[(r > 1.0) & (r < 6.0)]
-    if r.size >= 5:
-        h = PERSON_HEIGHT_M / float(np.median(r))
-        spread = _sd_of_mean(r) / float(np.median(r))
-        sd = h * math.hypot(PERSON_HEIGHT_SD / PERSON_HEIGHT_M, spread)
-        return AutoCalibration(h, sd, "people", pitch, pitch_sd, roll, roll_sd, n, int(r.size))
-    return AutoCalibration(REFERENCE_HEIGHT_M, float("nan"), "none", pitch, pitch_sd, roll, roll_sd, n, 0)
+            yield packet
 
 
-def auto_calibrate(clip: str, yaw_offset_deg: float, out: str | None, pitch_deg: float = 0.0,
-                   roll_deg: float = 0.0) -> int:
-    """Print the estimate with its uncertainty; with `out`, write it as the mounting calibration."""
+def estimate_tilt(clip: str, max_seconds: float = 30.0) -> TiltEstimate:
+    acc = TiltAccumulator()
+    for packet in _frames(clip, max_seconds, TILT_EVERY_S):
+        acc.add(packet.image)
+    return acc.result()
+
+
+def estimate(clip: str, max_seconds: float = 30.0, every: int = 2) -> AutoCalibration:
+    """Tilt, then height from levelled frames, over the first `max_seconds` of the clip."""
+    from ego360.core.errors import InputError
+
+    tilt = estimate_tilt(clip, max_seconds)
+    if tilt.frames < MIN_FRAMES:  # the tilt pass samples ~10 frames/s
+        raise InputError(f"{clip}: only {tilt.frames} frames in the first {max_seconds:g} s; --auto needs a clip "
+                         "of at least 1 s (better 10-30 s of walking or of people walking by)")
+    leveller = Leveller(tilt.pitch_deg, tilt.roll_deg) if tilt.ok else Leveller(0.0, 0.0)
+    acc = HeightAccumulator()
+    n = 0
+    for packet in _frames(clip, max_seconds, None, every):
+        n += 1
+        acc.add(levelled(packet, leveller))
+    h: HeightEstimate = acc.result()
+    return AutoCalibration(h.height_m, h.height_sd_m, h.method, tilt.pitch_deg, tilt.pitch_sd_deg, tilt.roll_deg,
+                           tilt.roll_sd_deg, n, h.samples, tilt.used)
+
+
+def auto_calibrate(clip: str, yaw_offset_deg: float, out: str | None, pitch_deg: float | None = None,
+                   roll_deg: float | None = None, height_m: float | None = None) -> int:
+    """Print the estimate with its uncertainty; with `out`, write it as the mounting calibration.
+
+    Values given by hand replace the estimate; nothing is written when nothing could be estimated
+    and nothing was given (a default 1.6 m level mount would silently look measured)."""
     from ego360.calibration.mounting import save_mounting
     from ego360.core.errors import InputError
-    from ego360.core.geometry import Mounting
+    from ego360.core.geometry import DEFAULT_CAMERA_HEIGHT_M, Mounting
 
     if not (Path(clip).exists() or ":" in clip):
         raise InputError(f"{clip}: no such clip; pass a video file, image folder or stream URL to --auto")
     a = estimate(clip)
-    tilt = (f"pitch {a.pitch_deg:+.1f}° ± {a.pitch_sd_deg:.1f}, roll {a.roll_deg:+.1f}° ± {a.roll_sd_deg:.1f}"
-            if math.isfinite(a.pitch_sd_deg) else "pitch/roll not estimated (give --pitch/--roll)")
-    if a.height_method == "none":
-        print(f"{clip}: {a.frames} frames; the camera neither walked nor saw people walking — height not "
-              f"estimated (give --height-m H); {tilt}")
+    if a.tilt_ok:
+        tilt = (f"pitch {a.pitch_deg:+.1f}° ± {a.pitch_sd_deg:.1f}, roll {a.roll_deg:+.1f}° ± {a.roll_sd_deg:.1f} "
+                f"(from vertical edges, {a.tilt_frames} frames)")
     else:
-        print(f"{clip}: height {a.height_m:.2f} m ± {a.height_sd_m:.2f} (from {a.height_method}, {a.samples} "
-              f"samples), {tilt}, over {a.frames} frames")
+        tilt = "pitch/roll not estimated: too few vertical edges (poles, walls, door frames); give --pitch/--roll"
+    if a.height_method == "none":
+        height = "height not estimated: the camera neither walked nor saw people walking; give --height-m H"
+    else:
+        height = f"height {a.height_m:.2f} m ± {a.height_sd_m:.2f} (from {a.height_method}, {a.samples} samples)"
+    print(f"{clip}: {height}; {tilt}; over {a.frames} frames")
     if out:
-        m = Mounting(float(yaw_offset_deg), float(pitch_deg), float(roll_deg), round(a.height_m, 3))
+        pitch = pitch_deg if pitch_deg is not None else a.pitch_deg if a.tilt_ok else None
+        roll = roll_deg if roll_deg is not None else a.roll_deg if a.tilt_ok else None
+        height_v = height_m if height_m is not None else a.height_m if a.height_method != "none" else None
+        if pitch is None and roll is None and height_v is None:
+            raise InputError(f"{clip}: nothing estimated, nothing written to {out}; give --pitch/--roll/--height-m "
+                             "by hand or use a clip with a walk, people walking by, or vertical structure")
+        m = Mounting(float(yaw_offset_deg), round(float(pitch or 0.0), 2), round(float(roll or 0.0), 2),
+                     round(float(DEFAULT_CAMERA_HEIGHT_M if height_v is None else height_v), 3))
         print(f"wrote {save_mounting(out, m)}")
     return 0
+
+
+__all__ = ["REFERENCE_HEIGHT_M", "AutoCalibration", "auto_calibrate", "estimate", "estimate_tilt"]

@@ -150,6 +150,10 @@ class GroundTruth:
     clip: str = "clip.mp4"
     format: str = GT_FORMAT
     camera_height_m: float | None = None  # written for scenes with depth; None in older files (1.6 m)
+    # The camera's constant mounting tilt (deg; `ego360.core.geometry.Mounting` conventions), written
+    # only when non-zero so clips rendered without one keep byte-identical truth files.
+    mount_pitch_deg: float = 0.0
+    mount_roll_deg: float = 0.0
 
     def entity(self, entity_id: int) -> GTEntity:
         for ent in self.entities:
@@ -193,7 +197,9 @@ class GroundTruth:
                 for e in self.entities
             ],
             "frames": [_frame_to_dict(f) for f in self.frames],
-        } | ({} if self.camera_height_m is None else {"camera_height_m": self.camera_height_m})
+        } | ({} if self.camera_height_m is None else {"camera_height_m": self.camera_height_m}) | (
+            {} if not (self.mount_pitch_deg or self.mount_roll_deg)
+            else {"mount_pitch_deg": self.mount_pitch_deg, "mount_roll_deg": self.mount_roll_deg})
 
 
 def _frame_to_dict(f: GTFrame) -> dict[str, Any]:
@@ -257,6 +263,8 @@ def gt_from_dict(data: dict[str, Any], origin: str = "<dict>") -> GroundTruth:
             yaw_offset_deg=float(data["yaw_offset_deg"]), ego_yaw_rate_dps=float(data["ego_yaw_rate_dps"]),
             events=events, entities=entities, frames=frames, clip=str(data.get("clip", "clip.mp4")),
             camera_height_m=None if data.get("camera_height_m") is None else float(data["camera_height_m"]),
+            mount_pitch_deg=float(data.get("mount_pitch_deg", 0.0)),
+            mount_roll_deg=float(data.get("mount_roll_deg", 0.0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{origin}: malformed ground truth ({type(exc).__name__}: {exc}); re-render the clip") from exc

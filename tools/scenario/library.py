@@ -227,12 +227,14 @@ def list_scenarios() -> list[ScenarioInfo]:
 def build_scene(name: str, *, seed: int = 0, width: int = 1920, height: int = 960, fps: float = 30.0,
                 duration_s: float | None = None, ego_yaw_rate_dps: float | None = None, yaw_offset_deg: float = 0.0,
                 noise: float | None = None, flicker: float = 0.0, background: str | None = None,
-                light_drift: float | None = None) -> Scene:
+                light_drift: float | None = None, mount_pitch_deg: float = 0.0,
+                mount_roll_deg: float = 0.0) -> Scene:
     """A renderable library scenario. Timings are in seconds, so any fps works; a duration shorter
     than the event truncates it (end clipped, or event dropped when it would start after the end).
     `background`: None (panorama if present else procedural), "procedural", or an image path.
     `noise` / `light_drift` / `duration_s`: None takes the scenario's own (walking scenes have sensor
-    noise and a slow lighting drift; the original standing ones have neither)."""
+    noise and a slow lighting drift; the original standing ones have neither). `mount_pitch_deg` /
+    `mount_roll_deg`: a camera mounted tilted (recorded in gt.json; 0 renders exactly as before)."""
     from dataclasses import replace
 
     from ego360.tools.scenario.background import check_size, load_background
@@ -254,4 +256,5 @@ def build_scene(name: str, *, seed: int = 0, width: int = 1920, height: int = 96
                  yaw_offset_deg=yaw_offset_deg, noise=spec.noise if noise is None else float(noise), flicker=flicker,
                  background=load_background(background, width, height), wearer=setup.wearer, ground=ground,
                  structures=structures, camera_height=setup.camera_height,
-                 light_drift=spec.light_drift if light_drift is None else float(light_drift))
+                 light_drift=spec.light_drift if light_drift is None else float(light_drift),
+                 mount_pitch_deg=mount_pitch_deg, mount_roll_deg=mount_roll_deg)

@@ -54,7 +54,7 @@ class Scene:
                  yaw_offset_deg: float = 0.0, noise: float = 0.0, flicker: float = 0.0,
                  background: np.ndarray | None = None, wearer: Walk | None = None, ground: Ground | None = None,
                  structures: list[Structure] | tuple[Structure, ...] = (), camera_height: float = HEAD_HEIGHT,
-                 light_drift: float = 0.0):
+                 light_drift: float = 0.0, mount_pitch_deg: float = 0.0, mount_roll_deg: float = 0.0):
         check_size(width, height)
         self.name, self.cls, self.entities, self.events = name, cls, list(entities), list(events)
         self.width, self.height, self.fps, self.num_frames = int(width), int(height), float(fps), int(num_frames)
@@ -67,6 +67,9 @@ class Scene:
         self.wearer, self.ground, self.structures = wearer, ground, tuple(structures)
         self.camera_height = float(wearer.height if wearer is not None else camera_height)
         self.light_drift = float(light_drift)
+        # A camera mounted tilted (Mounting conventions: pitch + up, roll + right side down), on top of
+        # any head bob; 0/0 renders exactly as before.
+        self.mount_pitch_deg, self.mount_roll_deg = float(mount_pitch_deg), float(mount_roll_deg)
         self._rays = equirect_rays(self.width, self.height)
         self._noise_bank: list[np.ndarray] | None = None
 
@@ -137,7 +140,8 @@ class Scene:
         return GroundTruth(scenario=self.name, cls=self.cls, fps=self.fps, width=self.width, height=self.height,
                            num_frames=self.num_frames, seed=self.seed, yaw_offset_deg=self.yaw_offset_deg,
                            ego_yaw_rate_dps=self.ego_yaw_rate_dps, events=tuple(events), entities=entities,
-                           camera_height_m=self.camera_height if self.has_depth else None)
+                           camera_height_m=self.camera_height if self.has_depth else None,
+                           mount_pitch_deg=self.mount_pitch_deg, mount_roll_deg=self.mount_roll_deg)
 
     # -- rendering ------------------------------------------------------------------------------
     def render_frame(self, frame: int) -> tuple[np.ndarray, list[EntityFrameGT]]:
@@ -152,7 +156,8 @@ class Scene:
         pose = self.pose(frame)
         wearer = pose.heading_deg
         origin = None
-        if pose.is_origin_level and self.ground is None:  # the original standing camera, byte for byte
+        mounted = bool(self.mount_pitch_deg or self.mount_roll_deg)
+        if pose.is_origin_level and self.ground is None and not mounted:  # the original standing camera, byte for byte
             img = rotate_background(self.background, (wearer - self.yaw_offset_deg) / 360.0 * self.width)
             cam = rot_y(self.yaw_offset_deg - wearer)
         else:
@@ -160,8 +165,11 @@ class Scene:
             cam = rot_y(self.yaw_offset_deg - wearer)
             if pose.pitch_deg or pose.roll_deg:
                 cam = rot_y(self.yaw_offset_deg) @ tilt(pose.pitch_deg, pose.roll_deg) @ rot_y(-wearer)
+            if mounted:  # the mount tilts about the camera's own axes, after its yaw offset
+                cam = tilt(self.mount_pitch_deg, self.mount_roll_deg) @ cam
             img = backdrop(self.background, self.ground, self._rays, cam, origin,
-                           abs(pose.pitch_deg) + abs(pose.roll_deg))
+                           abs(pose.pitch_deg) + abs(pose.roll_deg) + abs(self.mount_pitch_deg)
+                           + abs(self.mount_roll_deg))
         depth = np.full((self.height, self.width), np.inf, dtype=np.float32)
         ids = np.zeros((self.height, self.width), dtype=np.int32)
         light = cam @ LIGHT
