@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ROUNDS_DEG = (12.0, 6.0, 3.0)  # edge-to-meridian angle kept in each refinement round
+LOCK_DEG = 12.0  # first round: segments within this angle of the prior's meridians
+TUKEY_DEG = 8.0  # then: Tukey's biweight on the segment-to-meridian angle (0 weight beyond)
+MAX_ROUNDS = 12
 MIN_SEGMENTS = 8  # fewer near-vertical segments than this: the frame says nothing reliable
 PITCH_BAND_DEG = (-25.0, 65.0)  # segments used: near the poles the map degenerates, far ground is texture
 WORK_WIDTH = 1024  # equirect width analysed (0.35°/px); segments are located to a fraction of that
@@ -78,24 +80,36 @@ def _ray(x: np.ndarray, y: np.ndarray, W: int, H: int) -> np.ndarray:
 def frame_up(gray: np.ndarray, prior: np.ndarray | None = None) -> FrameUp | None:
     """The up direction that the frame's near-vertical segments converge to; None when too few.
 
-    `prior`: where to start looking (default: the camera's own up); the first round accepts segments
-    within 12° of its meridians, so the mount's tilt may be large only if the prior is near it."""
+    A weighted least-squares fit (weight ∝ length², the inverse variance of a segment's direction
+    when its ends are located to a fixed fraction of a pixel) inside Tukey's biweight on each
+    segment's angle to the meridian. A hard narrow window would be narrower than a short segment's
+    own noise and hold the answer near where it started (at 640 px wide: 10–15 % of the tilt lost);
+    the biweight's fixed point does not depend on the start. `prior`: where to start (default: the
+    camera's own up); the first round takes segments within `LOCK_DEG` of its meridians."""
     rays, chords, n = segment_normals(gray)
     up = np.array([0.0, 1.0, 0.0]) if prior is None else np.asarray(prior, np.float64) / np.linalg.norm(prior)
-    used = 0
+    length = np.linalg.norm(n, axis=1)
+    unit = n / np.maximum(length, 1e-12)[:, None]
     cn = np.linalg.norm(chords, axis=1)
-    for limit in ROUNDS_DEG:
+    used = 0
+    for k in range(MAX_ROUNDS):
         m = up[None, :] - (rays @ up)[:, None] * rays  # the meridian through each midpoint towards `up`
         cos = np.abs(np.einsum("ij,ij->i", chords, m)) / np.maximum(np.linalg.norm(m, axis=1) * cn, 1e-12)
-        sel = cos > math.cos(math.radians(limit))
-        used = int(sel.sum())
+        angle = np.degrees(np.arccos(np.clip(cos, 0.0, 1.0)))
+        if k == 0:
+            w = np.where(angle < LOCK_DEG, 1.0, 0.0)
+        else:
+            w = np.clip(1.0 - (angle / TUKEY_DEG) ** 2, 0.0, None) ** 2
+        used = int(np.count_nonzero(w))
         if used < MIN_SEGMENTS:
             return None
-        ns = n[sel]
-        scatter = (ns / np.maximum(np.linalg.norm(ns, axis=1, keepdims=True), 1e-12)).T @ ns  # Σ length·n̂n̂ᵀ
-        vecs = np.linalg.eigh(scatter)[1]
-        new = vecs[:, 0]
-        up = new if new @ up >= 0 else -new
+        w = w * length**2
+        vecs = np.linalg.eigh((unit * w[:, None]).T @ unit)[1]
+        new = vecs[:, 0] if vecs[:, 0] @ up >= 0 else -vecs[:, 0]
+        step = math.degrees(math.acos(min(1.0, float(new @ up))))
+        up = new
+        if k > 0 and step < 0.005:
+            break
     return FrameUp(up, used)
 
 
