@@ -2,7 +2,7 @@
 
 Why IoU of masks and not logits: what the wearer gets is a mask (its bearing and box); a precision is
 good enough when the mask does not move. The figures code takes plain per-precision mask lists so it is
-tested on CPU; `tracker_masks` (GPU) produces those lists from engine folders.
+tested on CPU; `view_masks` produces those lists from a model (`tracker_masks`: a TensorRT engine folder).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,13 +72,11 @@ def accuracy_report(masks: Mapping[str, Sequence[np.ndarray]], reference: str = 
     return AccuracyReport(reference, tuple(rows))
 
 
-def tracker_masks(engine_dir: Path, views: Sequence[np.ndarray], box_frac: float = 0.25) -> list[np.ndarray]:
-    """GPU: one mask per held-out view from the TensorRT tracker in `engine_dir`, prompted with a centred
+def view_masks(model: Any, views: Sequence[np.ndarray], box_frac: float = 0.25) -> list[np.ndarray]:
+    """One mask per held-out view from a fresh tracker on `model` (any backend), prompted with a centred
     box (`box_frac` of the view per side; the views are aimed at entities, so the entity is there)."""
-    from ego360.models.sam2.backend_trt import load_trt_model
     from ego360.models.sam2.streaming import SAM2StreamTracker
 
-    model = load_trt_model(engine_dir)
     out = []
     for view in views:
         h, w = view.shape[:2]
@@ -85,3 +84,10 @@ def tracker_masks(engine_dir: Path, views: Sequence[np.ndarray], box_frac: float
         box = (w / 2 - half_w, h / 2 - half_h, w / 2 + half_w, h / 2 + half_h)
         out.append(SAM2StreamTracker(model).add_object(0, view, 1, box=box).mask)
     return out
+
+
+def tracker_masks(engine_dir: Path, views: Sequence[np.ndarray], box_frac: float = 0.25) -> list[np.ndarray]:
+    """GPU: `view_masks` of the TensorRT tracker in `engine_dir`."""
+    from ego360.models.sam2.backend_trt import load_trt_model
+
+    return view_masks(load_trt_model(engine_dir), views, box_frac)

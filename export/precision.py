@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ego360.core.errors import ConfigError, InputError
-from ego360.export.trt_build import INT8_GRAPHS, PRECISIONS
+from ego360.export.trt_build import INT8_GRAPHS, PRECISIONS, graph_file
 from ego360.models.sam2 import names as N
 
 # Ops left in FP32 inside FP16 graphs: ONNX Runtime's own block list (ops with no FP16 kernel) plus the
@@ -41,16 +41,6 @@ QDQ_OPS: tuple[str, ...] = ("Conv", "MatMul", "Gemm")
 # random weights). No single other group matters much (MLP fc2, attention projections: ±0.02).
 INT8_EXCLUDE = (r"patch_embed/", r"/neck/", r"^/conv_s\d/")
 CALIB_METHODS = ("minmax", "entropy", "percentile")
-FP32_FALLBACK_GRAPHS: tuple[str, ...] = ()  # graphs never converted (none: every graph tolerates FP16)
-
-
-def graph_file(folder: Path, graph: str, precision: str) -> Path:
-    """`<graph>.onnx` (fp32) or `<graph>.<precision>.onnx`; the INT8 build's non-INT8 graphs are FP16."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-    if precision == "int8" and graph not in INT8_GRAPHS:
-        precision = "fp16"
-    return Path(folder) / (f"{graph}.onnx" if precision == "fp32" else f"{graph}.{precision}.onnx")
 
 
 def convert_fp16(src: Path, dst: Path, keep_fp32_ops: Sequence[str] = KEEP_FP32_OPS) -> Path:
@@ -166,17 +156,16 @@ def write_precision_graphs(folder: Path, precision: str, calib_dir: Path | None 
     if precision in ("fp16", "int8"):
         files = {}
         for spec in N.GRAPHS:
-            if spec.name in FP32_FALLBACK_GRAPHS:
-                continue
-            out = convert_fp16(folder / f"{spec.name}.onnx", folder / f"{spec.name}.fp16.onnx", keep_fp32_ops)
+            out = convert_fp16(graph_file(folder, spec.name, "fp32"), graph_file(folder, spec.name, "fp16"),
+                               keep_fp32_ops)
             files[spec.name] = {"file": out.name, "sha256": file_sha256(out)}
         section["fp16"] = {"graphs": files, "keep_fp32_ops": list(keep_fp32_ops)}
     if precision == "int8":
         files, settings = {}, QuantSettings()
         for graph in INT8_GRAPHS:
-            out = folder / f"{graph}.int8.onnx"
-            settings = quantize_int8(folder / f"{graph}.onnx", out, calib_dir, int(man["image_size"]), method,
-                                     max_views)
+            out = graph_file(folder, graph, "int8")
+            settings = quantize_int8(graph_file(folder, graph, "fp32"), out, calib_dir, int(man["image_size"]),
+                                     method, max_views)
             files[graph] = {"file": out.name, "sha256": file_sha256(out)}
         section["int8"] = {"graphs": files, "other_graphs": "fp16", "quantization": asdict(settings),
                            "calibration": {"folder": str(Path(calib_dir).resolve()),

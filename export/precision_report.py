@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ego360.export.accuracy import AccuracyReport, accuracy_report, mask_iou
-from ego360.export.precision import cpu_session, graph_file
-from ego360.export.trt_build import INT8_GRAPHS
+from ego360.export.accuracy import AccuracyReport, accuracy_report, mask_iou, view_masks
+from ego360.export.precision import cpu_session
+from ego360.export.trt_build import INT8_GRAPHS, graph_file
 from ego360.models.sam2 import names as N
 
 TRACK_GRAPHS: tuple[str, ...] = ("image_encoder", "prompt_encoder", "mask_decoder_multi", "mask_decoder_single",
@@ -107,15 +107,12 @@ def files_for(folder: Path, precision: str, only: str | None = None) -> dict[str
 
 class Sessions(dict):
     """ORT CPU sessions by graph file, made once: creating one (graph optimization) costs more than a
-    short clip's inference at small image sizes, and sessions are stateless, so trackers share them."""
-
-    def __init__(self, threads: int | None = None) -> None:
-        super().__init__()
-        self.threads = threads
+    short clip's inference at small image sizes, and sessions are stateless, so trackers share them.
+    ORT's default threads: only the latency figures (`latency_ms`) pin a thread count."""
 
     def get_session(self, path: Path) -> Any:
         if path not in self:
-            self[path] = cpu_session(path, self.threads)
+            self[path] = cpu_session(path)
         return self[path]
 
 
@@ -159,19 +156,6 @@ def track_clip(model: Any, frames: Sequence[np.ndarray], box: tuple[float, ...] 
     masks = [tracker.add_object(0, frames[0], 1, box=box).mask]
     masks += [tracker.track(img)[1].mask for img in frames[1:]]
     return masks
-
-
-def heldout_masks(model: Any, views: Sequence[np.ndarray], box_frac: float = 0.25) -> list[np.ndarray]:
-    """One mask per held-out view, prompted with a centred box (as `accuracy.tracker_masks` on a GPU)."""
-    from ego360.models.sam2.streaming import SAM2StreamTracker
-
-    out = []
-    for view in views:
-        h, w = view.shape[:2]
-        hw_, hh = w * box_frac / 2, h * box_frac / 2
-        out.append(SAM2StreamTracker(model).add_object(0, view, 1, box=(w / 2 - hw_, h / 2 - hh, w / 2 + hw_,
-                                                                        h / 2 + hh)).mask)
-    return out
 
 
 # ------------------------------------------------------------------ graph-level comparison
@@ -275,7 +259,7 @@ def measure(folder: Path, frames: Sequence[np.ndarray] | None = None, calls_per_
         tracks.append(TrackAccuracy(prec, tuple(mask_iou(a, b) for a, b in zip(got, ref_masks, strict=True))))
     held = None
     if heldout and precisions:
-        masks = {p: heldout_masks(tracker_model(base, files_for(folder, p), sessions), heldout)
+        masks = {p: view_masks(tracker_model(base, files_for(folder, p), sessions), heldout)
                  for p in ["fp32", *precisions]}
         held = accuracy_report(masks)
     costs = []

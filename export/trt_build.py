@@ -31,6 +31,17 @@ ENGINE_GRAPHS = N.ENGINE_GRAPHS
 INT8_GRAPHS: tuple[str, ...] = ("image_encoder",)
 
 
+def graph_file(folder: Path, graph: str, precision: str) -> Path:
+    """`<graph>.onnx` (fp32) or `<graph>.<precision>.onnx`: the one naming rule of an export folder's graphs
+    (written by `export.precision`, read by the precision report and the engine build). The INT8 build's
+    non-INT8 graphs are FP16."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    if precision == "int8" and graph not in INT8_GRAPHS:
+        precision = "fp16"
+    return Path(folder) / (f"{graph}.onnx" if precision == "fp32" else f"{graph}.{precision}.onnx")
+
+
 # ----------------------------------------------------------------- profiles (pure)
 def dim_ranges(image_size: int, max_objects: int = N.MAX_OBJECTS, max_points: int = N.MAX_POINTS) -> dict:
     """(min, opt, max) of every symbolic dim of `names.shapes`: objects "B", memory tokens "M" (one
@@ -229,23 +240,34 @@ def build_engine(onnx_path: Path, out_path: Path, precision: Precision, profiles
     return BuiltEngine(onnx_path.stem, out_path, precision, tuple(dict(p) for p in profiles), pinned)
 
 
+def engine_manifest(engine_dir: Path) -> dict:
+    """The engine folder's manifest as last written, or {} when there is none or it cannot be read."""
+    import json
+
+    from ego360.models.sam2.trt_manifest import TRT_MANIFEST
+
+    try:
+        man = json.loads((Path(engine_dir) / TRT_MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return man if isinstance(man, dict) else {}
+
+
 def cached_entry(engine_dir: Path, graph: str, onnx_path: Path, precision: str, profiles: Sequence[Mapping],
-                 env: Mapping[str, str]) -> dict | None:
+                 env: Mapping[str, str], manifest: Mapping | None = None) -> dict | None:
     """The engine folder's manifest entry for `graph` when its engine can be reused: built from this very
     ONNX graph (sha256), at this precision, with these profiles, by this TensorRT on this GPU (name and
     compute capability) and this export code, and the engine file unchanged. Anything else: None (rebuild;
-    a stale engine is never loaded, `trt_manifest.load_trt_manifest` refuses it)."""
-    import json
-
+    a stale engine is never loaded, `trt_manifest.load_trt_manifest` refuses it). `manifest`: the folder's
+    `engine_manifest`, read once by the caller for all graphs (read here when not given)."""
     from ego360.models.sam2.manifest import file_sha256, source_hash
-    from ego360.models.sam2.trt_manifest import ENV_KEYS, TRT_MANIFEST
+    from ego360.models.sam2.trt_manifest import ENV_KEYS
 
-    path = Path(engine_dir) / TRT_MANIFEST
+    man = engine_manifest(engine_dir) if manifest is None else manifest
     try:
-        man = json.loads(path.read_text())
         entry = man["engines"][graph]
         built = man["environment"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
     engine = Path(engine_dir) / str(entry.get("file"))
     wanted = [{k: [list(s) for s in v] for k, v in p.items()} for p in profiles]
@@ -275,13 +297,14 @@ def build_engines(onnx_dir: Path, engine_dir: Path, precision: Precision, calib_
     man = load_manifest(onnx_dir)
     size = int(man["image_size"])
     timing_cache = timing_cache or engine_dir / "timing.cache"
+    previous = engine_manifest(engine_dir)  # read once: every graph's reuse is decided against it
     entries = {}
     for graph in ENGINE_GRAPHS:
         prec = precision if precision != "int8" or graph in INT8_GRAPHS else "fp16"
         onnx_path = typed_graph(onnx_dir, graph, prec)
         calibrator = None
         if onnx_path is None:  # no FP16 / Q/DQ graph: the weakly-typed path (TensorRT 10 only)
-            onnx_path = onnx_dir / f"{graph}.onnx"
+            onnx_path = graph_file(onnx_dir, graph, "fp32")
             if prec == "int8":
                 from ego360.export.int8 import calibrator_for_graph
 
@@ -291,14 +314,14 @@ def build_engines(onnx_dir: Path, engine_dir: Path, precision: Precision, calib_
         profiles = [shapes] if shapes else []
         # the calibrator path's ranges come from data outside the graph: never reused
         reuse = None if force or calibrator is not None else cached_entry(engine_dir, graph, onnx_path, prec,
-                                                                          profiles, env)
+                                                                          profiles, env, previous)
         if reuse is not None:
             log.info("%s: engine up to date (same graph, precision, TensorRT and GPU), kept", graph)
             entries[graph] = reuse
             continue
         out = engine_dir / f"{graph}.{prec}.engine"
         built = build_engine(onnx_path, out, prec, profiles, calibrator, timing_cache, keep_fp16_layers,
-                             typed=prec == "fp32" or onnx_path.name != f"{graph}.onnx")
+                             typed=prec == "fp32" or onnx_path != graph_file(onnx_dir, graph, "fp32"))
         entries[graph] = engine_entry(built.path, onnx_path, prec, built.profiles)
     shutil.copy2(onnx_dir / GLUE, engine_dir / GLUE)
     return write_trt_manifest(engine_dir, man, entries, env, precision)
@@ -307,5 +330,5 @@ def build_engines(onnx_dir: Path, engine_dir: Path, precision: Precision, calib_
 def typed_graph(onnx_dir: Path, graph: str, precision: str) -> Path | None:
     """The graph that carries `precision` itself (`<graph>.onnx` for fp32, `<graph>.fp16.onnx`, `<graph>.int8.onnx`
     from `ego360 export sam2 --precision`), or None when the export has only FP32 graphs."""
-    path = onnx_dir / (f"{graph}.onnx" if precision == "fp32" else f"{graph}.{precision}.onnx")
+    path = graph_file(onnx_dir, graph, precision)
     return path if path.is_file() else None
