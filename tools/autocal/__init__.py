@@ -102,10 +102,12 @@ def auto_calibrate(clip: str, yaw_offset_deg: float, out: str | None, pitch_deg:
     else:
         tilt = "pitch/roll not estimated: too few vertical edges (poles, walls, door frames); give --pitch/--roll"
     if a.height_method == "none":
-        height = "height not estimated: the camera neither walked nor saw people walking; give --height-m H"
+        height = (f"height not estimated: in {a.frames} frames the camera neither walked nor saw people walking; "
+                  "give --height-m H")
     else:
-        height = f"height {a.height_m:.2f} m ± {a.height_sd_m:.2f} (from {a.height_method}, {a.samples} samples)"
-    print(f"{clip}: {height}; {tilt}; over {a.frames} frames")
+        height = (f"height {a.height_m:.2f} m ± {a.height_sd_m:.2f} (from {a.height_method}, {a.samples} samples "
+                  f"in {a.frames} frames)")
+    print(f"{clip}: {height}; {tilt}")
     if out:
         pitch = pitch_deg if pitch_deg is not None else a.pitch_deg if a.tilt_ok else None
         roll = roll_deg if roll_deg is not None else a.roll_deg if a.tilt_ok else None

@@ -29,6 +29,8 @@ PITCH_BAND_DEG = (-25.0, 65.0)  # segments used: near the poles the map degenera
 WORK_WIDTH = 1024  # equirect width analysed (0.35°/px); segments are located to a fraction of that
 MIN_FRAMES = 5  # frames with an answer needed before a tilt is reported
 FLOOR_SD_DEG = 0.3  # systematic part of the error (see TiltAccumulator), added to the sd of the mean
+LOW_RES_WIDTH = 960  # narrower clips: aliased edges pull the answer towards the camera's own up ...
+LOW_RES_LOSS = 0.12  # ... by about this fraction of the tilt (measured at 640 px wide), added to the sd
 
 
 @dataclass(frozen=True)
@@ -142,18 +144,21 @@ class TiltAccumulator:
     The head bob swings each frame's answer by ±1–2° at the step frequency; the mean over many
     frames cancels it, and the scatter over frames gives the sd of that mean. A floor is added in
     quadrature for what averaging cannot remove: how level the scene's "vertical" structure itself
-    is (a leaning facade in a panorama, rounded bodies), measured on rendered clips with known tilt."""
+    is (a leaning facade in a panorama, rounded bodies), measured on rendered clips with known tilt,
+    and below `LOW_RES_WIDTH` the part of the tilt that pixel aliasing hides."""
 
     def __init__(self, work_width: int = WORK_WIDTH) -> None:
         self.work_width = int(work_width)
         self.ups: list[np.ndarray] = []
         self.frames = 0
+        self.source_width = 0
 
     def add(self, rgb: np.ndarray) -> None:
         import cv2
 
         self.frames += 1
         h, w = rgb.shape[:2]
+        self.source_width = w
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if w != self.work_width:
             gray = cv2.resize(gray, (self.work_width, self.work_width // 2),
@@ -174,5 +179,8 @@ class TiltAccumulator:
         pr = pr[keep]
         mean = pr.mean(axis=0)
         sd = pr.std(axis=0, ddof=1) / math.sqrt(len(pr))
-        pitch_sd, roll_sd = (math.hypot(float(s), FLOOR_SD_DEG) for s in sd)
+        floor = FLOOR_SD_DEG
+        if self.source_width < LOW_RES_WIDTH:
+            floor = math.hypot(floor, LOW_RES_LOSS * math.hypot(float(mean[0]), float(mean[1])))
+        pitch_sd, roll_sd = (math.hypot(float(s), floor) for s in sd)
         return TiltEstimate(float(mean[0]), pitch_sd, float(mean[1]), roll_sd, self.frames, int(len(pr)))
