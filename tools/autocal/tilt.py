@@ -8,10 +8,9 @@ least aligned with them (the smallest eigenvector of their scatter). This needs 
 and no camera height, so it works for a walking wearer and a camera on a table alike; the head bob
 (±1–2° at the step frequency) moves each frame's answer, and averaging frames cancels it.
 
-Each edge pixel of the equirect frame gives one such normal: its edge tangent (perpendicular to the
-image gradient) mapped onto the sphere, crossed with its ray. Only edges that run close to the
-meridian of the current estimate are kept, and the selection is tightened over a few rounds, so
-horizontal edges (roof lines, kerbs, the ground's texture) do not vote.
+Each straight segment of the equirect frame gives one such normal: the cross product of the rays
+through its two ends. Only segments that run close to the meridian of the current estimate vote
+(a robust fit, see `frame_up`), so horizontal edges (roof lines, kerbs, the ground's texture) do not.
 """
 
 from __future__ import annotations
@@ -42,8 +41,8 @@ class FrameUp:
 
 
 def segment_normals(gray: np.ndarray, min_len_px: float = 8.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(midpoint rays, chord directions, great-circle normals) of the frame's straight edge segments
-    (each N×3) and their angular lengths (N) — returned as (rays, chords, normals·length).
+    """(midpoint rays, chord directions, great-circle normals) of the frame's straight edge segments,
+    each N×3; a normal's length is the sine of the segment's arc, so longer segments weigh more.
 
     Segments (OpenCV's line segment detector) rather than per-pixel gradients: a slightly slanted
     edge is a staircase of pixels whose local gradients mostly point exactly along the pixel grid,
@@ -58,7 +57,7 @@ def segment_normals(gray: np.ndarray, min_len_px: float = 8.0) -> tuple[np.ndarr
     found = cv2.createLineSegmentDetector().detect(g)[0]
     if found is None:
         return np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3))
-    x1, y1, x2, y2 = found.reshape(-1, 4).astype(np.float64).T
+    x1, y1, x2, y2 = found.reshape(-1, 4).astype(np.float64).T + 0.5  # LSD puts pixel centres at integers
     keep = np.hypot(x2 - x1, y2 - y1) >= min_len_px
     x1, y1, x2, y2 = x1[keep], y1[keep], x2[keep], y2[keep]
     d1 = _ray(x1, y1, W, H)
@@ -67,7 +66,7 @@ def segment_normals(gray: np.ndarray, min_len_px: float = 8.0) -> tuple[np.ndarr
     mid /= np.maximum(np.linalg.norm(mid, axis=1, keepdims=True), 1e-12)
     pitch = np.degrees(np.arcsin(np.clip(mid[:, 1], -1.0, 1.0)))
     band = (pitch > PITCH_BAND_DEG[0]) & (pitch < PITCH_BAND_DEG[1])
-    n = np.cross(d1, d2)[band]  # |n| = sin(arc length): longer segments weigh more
+    n = np.cross(d1, d2)[band]
     return mid[band], (d2 - d1)[band], n
 
 
