@@ -58,6 +58,7 @@ def _frames(clip: str, max_seconds: float, every_s: float | None, every: int = 1
 
 
 def estimate_tilt(clip: str, max_seconds: float = 30.0) -> TiltEstimate:
+    """The mount's pitch and roll over the clip's first `max_seconds` (about 10 frames/s)."""
     acc = TiltAccumulator()
     for packet in _frames(clip, max_seconds, TILT_EVERY_S):
         acc.add(packet.image)
