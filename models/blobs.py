@@ -6,12 +6,12 @@ re-exports these names for existing callers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
-from ego360.core.geometry import col_yaw, row_pitch, wrap_deg
+from ego360.core.geometry import col_yaw, dir_to_yawpitch, row_pitch, wrap_deg, yawpitch_to_dir
 from ego360.core.packets import Box, EgoMotion
 
 _KV = np.ones((9, 3), np.uint8)  # vertical joining: head, torso and legs stay one mover
@@ -122,6 +122,31 @@ def _camera_distance(bottom_pitch: float, camera_height_m: float) -> float:
     if bottom_pitch > -2.0:
         return float("inf")
     return camera_height_m / float(np.tan(np.radians(-bottom_pitch)))
+
+
+def level_blob(blob: Blob, tilt: np.ndarray, camera_height_m: float) -> Blob:
+    """A blob seen by a tilted camera with its pitches (and so its foot point's distance) in the level
+    frame; `tilt` is `level_matrix(mount pitch, mount roll)`. The yaw stays the camera's: masks and
+    boxes are in camera pixels, and a tilt of a few degrees moves yaws near the horizon far less.
+
+    An upright body is a vertical line in the level world but a slanted one in a tilted camera (its
+    head at another camera yaw than its feet), so the top and middle are levelled where that line
+    through the levelled foot crosses their camera pitch (three fixed-point steps), not at the foot's yaw."""
+    def level(yaw: float, pitch: float) -> tuple[float, float]:
+        y, p = dir_to_yawpitch(yawpitch_to_dir(yaw, pitch) @ tilt.T)
+        return float(y), float(p)
+
+    foot_yaw, bottom = level(blob.yaw_deg, blob.bottom_pitch_deg)
+    out = []
+    for cam_pitch in (blob.top_pitch_deg, blob.pitch_deg):
+        yaw = blob.yaw_deg
+        for _ in range(3):
+            _y, p = level(yaw, cam_pitch)
+            cy, _cp = dir_to_yawpitch(yawpitch_to_dir(foot_yaw, p) @ tilt)  # that level point in the camera
+            yaw = float(cy)
+        out.append(level(yaw, cam_pitch)[1])
+    return replace(blob, pitch_deg=out[1], top_pitch_deg=out[0], bottom_pitch_deg=bottom,
+                   distance_m=_camera_distance(bottom, camera_height_m))
 
 
 def extract_blobs(fg: np.ndarray, min_area: int, camera_height_m: float) -> tuple[Blob, ...]:

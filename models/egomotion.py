@@ -52,8 +52,10 @@ class EgoMotionEstimator:
     """Per-frame ego-motion from sparse feature tracks on the (work-size) grey equirect."""
 
     def __init__(self, camera_height_m: float = 1.6, max_features: int = 300, ground_below_deg: float = 8.0,
-                 smooth_s: float = 0.25, max_abs_pitch_deg: float = 65.0) -> None:
+                 smooth_s: float = 0.25, max_abs_pitch_deg: float = 65.0,
+                 tilt_deg: tuple[float, float] = (0.0, 0.0)) -> None:
         self.camera_height_m = float(camera_height_m)
+        self.tilt_deg = (float(tilt_deg[0]), float(tilt_deg[1]))  # the mount's (pitch, roll), calibrated
         self.max_features = int(max_features)
         self.ground_below_deg = float(ground_below_deg)
         self.smooth_s = float(smooth_s)
@@ -64,7 +66,7 @@ class EgoMotionEstimator:
         self._prev: np.ndarray | None = None
         self._prev_t = 0.0
         self._heading = 0.0
-        self._att = (0.0, 0.0)
+        self._att = self.tilt_deg
         self._v = np.zeros(2)
         self._rate = 0.0
         self.step = (0.0, 0.0, 0.0)  # the last fit's raw (dyaw deg, tx m, tz m); zeros when none
@@ -108,11 +110,12 @@ class EgoMotionEstimator:
         self._v = (1 - a) * self._v + a * np.array([tx, tz]) / dt
         self._rate = (1 - a) * self._rate + a * math.degrees(dyaw) / dt
         self._heading += math.degrees(dyaw)
-        # Bob and sway average out over steps; a tilt that stays is the mount's (calibrated apart), so
-        # the attitude leaks back to level with a 2 s time constant: an error in the first frame's
-        # attitude (only weakly seen through the ground's depth) does not linger.
+        # Bob and sway average out over steps; a tilt that stays is the mount's (`ego360 calibrate`), so
+        # the attitude leaks back to the mount's tilt with a 2 s time constant: an error in the first
+        # frame's attitude (only weakly seen through the ground's depth) does not linger.
         leak = 1.0 - min(1.0, dt / ATTITUDE_TAU_S)
-        self._att = (float(p2) * leak, float(r2) * leak)
+        t0, r0 = self.tilt_deg
+        self._att = (t0 + (float(p2) - t0) * leak, r0 + (float(r2) - r0) * leak)
         return self._result(frame_index, video_t, inliers)
 
     def _fit(self, q0: np.ndarray, q1: np.ndarray, shape: tuple[int, int], dt: float) -> tuple[np.ndarray, int]:

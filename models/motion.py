@@ -16,9 +16,9 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from ego360.core.geometry import row_pitch
+from ego360.core.geometry import level_matrix, row_pitch
 from ego360.core.packets import Box, EgoMotion, FramePacket
-from ego360.models.blobs import Blob, MotionFrame, _camera_distance, extract_blobs, roll_frac
+from ego360.models.blobs import Blob, MotionFrame, _camera_distance, extract_blobs, level_blob, roll_frac
 from ego360.models.depth_split import split_by_ground_contact
 from ego360.models.ego_warp import step_maps_fast, world_maps_fast
 from ego360.models.egomotion import EgoMotionEstimator
@@ -49,7 +49,7 @@ class MotionAnalyzer(GhostRepair):
 
     def __init__(self, work_width: int = 512, threshold: float = 30.0, camera_height_m: float = 1.6,
                  warmup_frames: int = 6, min_area: int = 12, static_frames: int = 10, fine_width: int = 960,
-                 learn_rate: float = 0.01) -> None:
+                 learn_rate: float = 0.01, tilt_deg: tuple[float, float] = (0.0, 0.0)) -> None:
         self.work_width = int(work_width)
         self.threshold = float(threshold)
         self.camera_height_m = float(camera_height_m)
@@ -57,7 +57,11 @@ class MotionAnalyzer(GhostRepair):
         self.min_area = int(min_area)
         self.fine_width = int(fine_width)
         self.learn_rate = float(learn_rate)
-        self.ego = EgoMotionEstimator(camera_height_m)
+        # The mount's (pitch, roll) from `ego360 calibrate`: walking frames are levelled with it (the
+        # ego-motion attitude rests there); standing ones keep camera rows, so their blobs are levelled.
+        self.tilt_deg = (float(tilt_deg[0]), float(tilt_deg[1]))
+        self._tilt = level_matrix(*self.tilt_deg) if any(self.tilt_deg) else None
+        self.ego = EgoMotionEstimator(camera_height_m, tilt_deg=self.tilt_deg)
         self.walking = False  # the wearer translates: the background is warped with each step
         self._walk_votes = 0
         self._last_t = 0.0
@@ -188,6 +192,8 @@ class MotionAnalyzer(GhostRepair):
             blobs = split_by_ground_contact(blobs, self.camera_height_m)
             cut = int(h * (0.5 + WALK_NADIR_DEG / 180.0))
             blobs = tuple(replace(b, distance_m=float("inf")) if b.box.y1 >= cut else b for b in blobs)
+        elif self._tilt is not None:
+            blobs = tuple(level_blob(b, self._tilt, self.camera_height_m) for b in blobs)
         return MotionFrame(
             packet.frame_index, packet.video_t, (img.shape[0], img.shape[1]), rgb, gray,
             np.roll(diff, -k, axis=1), fg, blobs, self._offset * 360.0 / w, warm, fine,

@@ -35,6 +35,17 @@ def run_bottoms(fg: np.ndarray) -> np.ndarray:
     return out
 
 
+def _sample(img: np.ndarray, mx: np.ndarray, my: np.ndarray, row: int = 4096) -> np.ndarray:
+    """`img` sampled (bilinear, wrapping) at N points; remap's maps are laid out as rows of `row`
+    because OpenCV refuses maps wider than 32767 (a foreground that large happens: a lighting jump)."""
+    n = mx.size
+    rows = max(1, -(-n // row))
+    pad = rows * row - n
+    out = cv2.remap(img, np.pad(mx, (0, pad)).reshape(rows, row), np.pad(my, (0, pad)).reshape(rows, row),
+                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+    return out.reshape(rows * row, -1)[:n]
+
+
 def static_structure(fg: np.ndarray, world: np.ndarray, prev_world: np.ndarray, step_xz: tuple[float, float],
                      height_m: float, threshold: float) -> np.ndarray:
     """Bool mask of the foreground pixels explained as static upright surfaces (world frame, work size).
@@ -60,11 +71,11 @@ def static_structure(fg: np.ndarray, world: np.ndarray, prev_world: np.ndarray, 
     py = dist * np.tan(pitch)
     pyaw = np.arctan2(px, pz)
     ppitch = np.arctan2(py, np.hypot(px, pz))
-    mx = (np.mod(pyaw / (2 * math.pi) + 0.5, 1.0) * w - 0.5).astype(np.float32)[None, :]
-    my = ((0.5 - ppitch / math.pi) * h - 0.5).astype(np.float32)[None, :]
+    mx = (np.mod(pyaw / (2 * math.pi) + 0.5, 1.0) * w - 0.5).astype(np.float32)
+    my = ((0.5 - ppitch / math.pi) * h - 0.5).astype(np.float32)
     k3 = np.ones((3, 3), np.uint8)
-    hi = cv2.remap(cv2.dilate(prev_world, k3), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)[0]
-    lo = cv2.remap(cv2.erode(prev_world, k3), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)[0]
+    hi = _sample(cv2.dilate(prev_world, k3), mx, my)
+    lo = _sample(cv2.erode(prev_world, k3), mx, my)
     cur = world[ys, xs]
     miss = np.maximum(cur - hi, lo - cur).max(axis=1)
     gray = cv2.cvtColor(world, cv2.COLOR_RGB2GRAY)

@@ -75,7 +75,8 @@ def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Pat
     video = AnnotatedVideo(out_dir / "annotated.mp4", info.fps / cfg.runner.process_every) \
         if cfg.output.annotated_video else None
     t = cfg.trigger
-    motion = MotionAnalyzer(t.work_width, t.fg_threshold, t.camera_height_m)
+    motion = MotionAnalyzer(t.work_width, t.fg_threshold, t.camera_height_m,
+                            tilt_deg=(mounting.pitch_deg, mounting.roll_deg))
     trigger = create_trigger(cfg.trigger, mounting, motion=motion)
     captioner = create_captioner(cfg.captioner)
     grounding = None

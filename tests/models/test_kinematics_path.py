@@ -66,16 +66,21 @@ def test_runner_on_collision_course_is():
     assert np.percentile(fit, 90) < 0.75
 
 
-def test_walking_score_ignores_a_single_noisy_frame():
+def test_walking_score_ignores_a_few_noisy_frames():
     from ego360.core.config import TriggerConfig
-    from ego360.models.trigger import MotionTrigger
+    from ego360.models.trigger import STEADY_FRAMES, MotionTrigger
 
+    assert STEADY_FRAMES == 5
     trig = MotionTrigger(TriggerConfig())
-    assert trig._steady(1, 0.0, "none") == (0.0, "none")
+    for s in (0.0, 0.0, 0.0):
+        assert trig._steady(1, s, "none") == (0.0, "none")
     assert trig._steady(1, 0.9, "approach") == (0.0, "none")  # one frame high: not yet
+    assert trig._steady(1, 0.8, "approach") == (0.0, "none")  # two of five: still noise
     assert trig._steady(1, 0.0, "none") == (0.0, "none")  # and it went away
+    for s in (0.0, 0.0):
+        trig._steady(2, s, "none")
     trig._steady(2, 0.8, "approach")
     trig._steady(2, 0.9, "approach")
-    score, cue = trig._steady(2, 0.0, "none")  # two of three high: the mover is a threat
-    assert cue == "approach" and score == pytest.approx(0.8)
+    score, cue = trig._steady(2, 0.7, "approach")  # three of five high: the mover is a threat
+    assert cue == "approach" and score == pytest.approx(0.7)
     assert math.isfinite(score)
