@@ -31,12 +31,23 @@ class _Obj:
     added_frame: int
     full_seed: np.ndarray | None = field(default=None, repr=False)  # exact mask on the frame it was added
     unsupported: int = 0  # consecutive frames without foreground support
+    last: tuple[Box, float, float] | None = None  # the last non-empty mask's (work box, yaw, pitch)
 
 
 def _mounting_from(cfg: Any) -> Mounting:
     b = getattr(cfg, "bearings", None)
     return Mounting(float(getattr(b, "yaw_offset_deg", 0.0)), float(getattr(b, "pitch_deg", 0.0)),
                     float(getattr(b, "roll_deg", 0.0)))
+
+
+MAX_JUMP_DEG = 45.0  # bearing change of one entity between processed frames that no real mover makes
+
+
+def _jumps(before: np.ndarray, after: np.ndarray) -> bool:
+    """True when `after`'s centre lies more than `MAX_JUMP_DEG` of yaw from `before`'s (an entity
+    within arm's reach can sweep ~25° per processed frame; ids that jumped further had swapped bodies)."""
+    a, b = mask_geometry(before), mask_geometry(after)
+    return a is not None and b is not None and abs(float(wrap_deg(b[1] - a[1]))) > MAX_JUMP_DEG
 
 
 class ClassicalTracker:
@@ -133,7 +144,12 @@ class ClassicalTracker:
             if support is None or support.sum() < 0.3 * max(1, m.sum()):
                 # Nothing (or little) moves here: standing still or occluded; keep the flow's mask.
                 obj.unsupported += 1
-                out[i] = m if support is None else (m | support)
+                out[i] = m if support is None or _jumps(m, m | support) else (m | support)
+            elif _jumps(m, support):
+                # The blob it overlaps is mostly elsewhere (a passer-by or a parallax rim merged with
+                # it): taking it would move this entity's bearing by more than anything near can turn.
+                obj.unsupported += 1
+                out[i] = m
             else:
                 obj.unsupported = 0
                 out[i] = support
@@ -170,11 +186,15 @@ class ClassicalTracker:
         else:
             full = self.motion.refine(mf, obj.mask)
         geo = mask_geometry(obj.mask)
-        if geo is None:
+        if geo is None and obj.last is None:
             return Track(eid, mf.frame_index, obj.role, full, Box(0, 0, 0, 0), 0.0, 0.0, score=0.0, kind=obj.kind)
-        box, yaw, pitch = geo
+        if geo is None:  # lost this frame: where it was last seen (score 0), not a jump to straight ahead
+            box, yaw, pitch = obj.last
+        else:
+            obj.last = geo
+            box, yaw, pitch = geo
         sx, sy = full_shape[1] / obj.mask.shape[1], full_shape[0] / obj.mask.shape[0]
         fbox = Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
-        score = 1.0 if obj.unsupported == 0 else max(0.2, 1.0 - 0.05 * obj.unsupported)
+        score = 0.0 if geo is None else 1.0 if obj.unsupported == 0 else max(0.2, 1.0 - 0.05 * obj.unsupported)
         return Track(eid, mf.frame_index, obj.role, full, fbox, float(self.mounting.wearer_yaw(yaw)), pitch,
                      score=score, kind=obj.kind)
