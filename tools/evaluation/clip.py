@@ -211,9 +211,36 @@ def _with_grounding(base: ClipResult, gt: ClipGT, pred: Predictions, settings: E
     for p in unmatched:
         group = ROLE_GROUPS.get(pred.track_roles.get(p, "related"), "related")
         by_role[group] = by_role.get(group, 0) + 1
+    jumps, steps = id_jumps(gt, pred)
     return replace(base, entities=tuple(results), n_pred_entities=len(table.pred_ids), fpe=len(unmatched),
                    fpe_by_role=by_role, scorer=getattr(scorer, "name", None), judge_calls=calls,
-                   judge_failures=failures, judge_retries=retries)
+                   judge_failures=failures, judge_retries=retries, id_jumps=jumps, id_steps=steps)
+
+
+MAX_ID_JUMP_DEG = 45.0
+MAX_STEP_FRAMES = 4  # consecutive processed frames (every 2nd frame, and a dropped one)
+
+
+def id_jumps(gt: ClipGT, pred: Predictions) -> tuple[int, int]:
+    """Steps where one predicted id's bearing moved more than 45° between consecutive processed frames
+    while the ground-truth entity nearest to it at the first frame moved less (by 10° of slack): an id
+    that jumped to another body. Returns (jumps, steps judged)."""
+    jumps = steps = 0
+    for per_frame in pred.track_bearings.values():
+        frames = sorted(per_frame)
+        for f0, f1 in zip(frames, frames[1:], strict=False):
+            if f1 - f0 > MAX_STEP_FRAMES:
+                continue
+            steps += 1
+            move = abs(float(wrap_deg(per_frame[f1] - per_frame[f0])))
+            if move <= MAX_ID_JUMP_DEG:
+                continue
+            recs0, recs1 = gt.frames.get(f0, ()), {r.id: r for r in gt.frames.get(f1, ())}
+            near = min(recs0, key=lambda r: abs(float(wrap_deg(r.bearing_deg - per_frame[f0]))), default=None)
+            gt_move = abs(float(wrap_deg(recs1[near.id].bearing_deg - near.bearing_deg))) \
+                if near is not None and near.id in recs1 else 0.0
+            jumps += move > gt_move + 10.0
+    return jumps, steps
 
 
 def _caption(ent: GTEntity, cap: PredCaption | None, scorer: Any) -> tuple:

@@ -75,6 +75,7 @@ class Predictions:
     track_roles: dict[int, str]
     captions: dict[int, PredCaption]  # the last caption of each entity (the most informed one)
     summary: dict[str, Any]
+    track_bearings: dict[int, dict[int, float]] = field(default_factory=dict, repr=False)  # [entity][frame]
 
     @property
     def processed_frames(self) -> set[int]:
@@ -115,6 +116,7 @@ def load_predictions(pred_dir: str | Path) -> Predictions:
     scores: list[tuple[int, float, float | None]] = []
     alerts: list[PredAlert] = []
     tracks: dict[int, dict[int, dict[str, Any]]] = {}
+    bearings: dict[int, dict[int, float]] = {}
     roles: dict[int, Counter[str]] = {}
     captions: dict[int, PredCaption] = {}
     summary: dict[str, Any] = {}
@@ -128,6 +130,8 @@ def load_predictions(pred_dir: str | Path) -> Predictions:
         elif kind == "track" and obj.get("rle"):
             eid = int(obj["entity_id"])
             tracks.setdefault(eid, {})[int(obj["frame"])] = obj["rle"]
+            if obj.get("bearing_deg") is not None:
+                bearings.setdefault(eid, {})[int(obj["frame"])] = float(obj["bearing_deg"])
             roles.setdefault(eid, Counter())[str(obj.get("role", "related"))] += 1
         elif kind == "caption":
             cap = PredCaption(int(obj["entity_id"]), int(obj.get("frame", -1)), str(obj.get("role", "")),
@@ -141,7 +145,7 @@ def load_predictions(pred_dir: str | Path) -> Predictions:
     alerts.sort(key=lambda a: a.frame)
     name = (events_path.parent if events_path.name == "events.jsonl" else events_path).name
     return Predictions(name, str(events_path), tuple(scores), tuple(alerts), tracks,
-                       {e: c.most_common(1)[0][0] for e, c in roles.items()}, captions, summary)
+                       {e: c.most_common(1)[0][0] for e, c in roles.items()}, captions, summary, bearings)
 
 
 def _alert(obj: dict[str, Any]) -> PredAlert:

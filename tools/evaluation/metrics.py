@@ -114,6 +114,8 @@ class ClipResult:
     judge_calls: int = 0
     judge_failures: int = 0
     judge_retries: int = 0
+    id_jumps: int = 0  # steps where one predicted id moved > 45° of bearing and its GT entity did not
+    id_steps: int = 0  # consecutive processed-frame steps of predicted ids that were judged
 
 
 def temporal(clips: Sequence[ClipResult]) -> dict[str, Any]:
@@ -177,6 +179,9 @@ def grounding(clips: Sequence[ClipResult], group: str | None = None) -> dict[str
         "cap_missing": sum(e.cap_status == "missing" for e in ents),
         "cap_failed": sum(e.cap_status == "failed" for e in ents),
         "cap_no_reference": sum(e.cap_status == "no-reference" for e in ents),
+        "id_jumps": sum(c.id_jumps for c in masked) if group is None else None,
+        "id_jump_clips": sum(c.id_jumps > 0 for c in masked) if group is None else None,
+        "id_steps": sum(c.id_steps for c in masked) if group is None else None,
     }
 
 

@@ -69,9 +69,11 @@ def markdown(metrics: dict[str, Any]) -> str:
          for k, m in rows_by_class])
     lines += ["## Grounding per class (cf. Table 3)", ""]
     lines += _table(
-        ["Class", "Videos", "Entities", "Matched", "IoU", "FPE", "Cap", "F_SC", "Cap failed", "Cap missing"],
+        ["Class", "Videos", "Entities", "Matched", "IoU", "FPE", "Cap", "F_SC", "Cap failed", "Cap missing",
+         "ID jumps >45° (clips)"],
         [[k, str(m["n_videos"]), str(m["n_entities"]), str(m["matched"]), _f(m["iou"]), _f(m["fpe"], 1, 2),
-          _f(m["cap"]), _f(m["f_sc"]), str(m["cap_failed"]), str(m["cap_missing"])]
+          _f(m["cap"]), _f(m["f_sc"]), str(m["cap_failed"]), str(m["cap_missing"]),
+          f"{m['id_jumps']} ({m['id_jump_clips']}) of {m['id_steps']} steps"]
          for k, m in rows_by_class if m["n_videos"]])
     lines += ["## Grounding per role (cf. Table 4)", ""]
     lines += _table(
