@@ -26,6 +26,10 @@ def register(subparsers) -> None:
     parser.add_argument("--noise", type=float, default=None, metavar="X",
                         help="sensor noise std, fraction of 255 (default: the scenario's own; walking scenes 0.012)")
     parser.add_argument("--flicker", type=float, default=0.0, metavar="X", help="per-frame brightness jitter (±X)")
+    parser.add_argument("--mount-pitch", type=float, default=0.0, metavar="DEG",
+                        help="camera mounted pitched up by DEG (negative: down), recorded in gt.json (default 0)")
+    parser.add_argument("--mount-roll", type=float, default=0.0, metavar="DEG",
+                        help="camera mounted rolled right side down by DEG, recorded in gt.json (default 0)")
     parser.add_argument("--background", default=None, metavar="PATH|procedural",
                         help="equirect background image, or 'procedural' (default: street panorama if present)")
     comp = parser.add_argument_group("compose (ego360 scenario compose --video FILE --yaw DEG --fov DEG --out DIR)")
@@ -56,12 +60,16 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown scenario {args.name!r}; valid: {', '.join(SCENARIOS)}")
     if not args.out:
         raise UserError("--out DIR is required, e.g. ego360 scenario stealing --out runs/stealing")
+    for flag, v in (("--mount-pitch", args.mount_pitch), ("--mount-roll", args.mount_roll)):
+        if not -45.0 <= v <= 45.0:
+            raise UserError(f"{flag} {v:g} is outside ±45°; give the mount's tilt in degrees, e.g. {flag} -8")
     from ego360.tools.scenario.clip import render_scenario
 
     height = args.height if args.height is not None else args.width // 2
     out = render_scenario(args.name, args.out, seed=args.seed, width=args.width, height=height, fps=args.fps,
                           duration_s=args.duration, ego_yaw_rate_dps=args.ego_yaw_rate, yaw_offset_deg=args.yaw_offset,
-                          noise=args.noise, flicker=args.flicker, background=args.background)
+                          noise=args.noise, flicker=args.flicker, background=args.background,
+                          mount_pitch_deg=args.mount_pitch, mount_roll_deg=args.mount_roll)
     print(f"wrote {out / 'clip.mp4'} and {out / 'gt.json'}")
     return 0
 
