@@ -24,15 +24,16 @@ STATIC_SHARE = 0.8  # share of its textured pixels a static surface must explain
 
 
 def run_bottoms(fg: np.ndarray) -> np.ndarray:
-    """Row index of the lowest pixel of the vertical foreground run each pixel belongs to (−1 off fg)."""
+    """Row index of the lowest pixel of the vertical foreground run each pixel belongs to (−1 off fg).
+
+    Vectorised (a run ends where the pixel below is background; each pixel takes the nearest end at or
+    below it): the row loop this replaced cost ~2.5 ms of the walking frame budget at 512×256."""
     h = fg.shape[0]
-    out = np.full(fg.shape, -1, np.int32)
-    below = np.full(fg.shape[1], -1, np.int32)
-    for y in range(h - 1, -1, -1):
-        row = fg[y]
-        below = np.where(row, np.where(below >= 0, below, y), -1)
-        out[y] = below
-    return out
+    below = np.zeros_like(fg, dtype=bool)
+    below[:-1] = fg[1:]
+    ends = np.where(fg & ~below, np.arange(h, dtype=np.int32)[:, None], h)
+    nearest = np.minimum.accumulate(ends[::-1], axis=0)[::-1]
+    return np.where(fg, nearest, -1).astype(np.int32)
 
 
 def _sample(img: np.ndarray, mx: np.ndarray, my: np.ndarray, row: int = 4096) -> np.ndarray:
