@@ -114,10 +114,15 @@ def run_live(clip_dir: Path, out: Path, *, drop: float = 0.0, join_s: float = 1.
         source = open_source(f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size=1000000", cfg.source, live=True)
         result = run_session(cfg, source, out, Mounting(), live=True, progress=works.append)
         dropped = relay.dropped if relay is not None else 0
+    from ego360.runtime.services.events_log import read_events
+
     origin = result.summary["source_health"]["pts_origin_s"] or 0.0
-    alerts = [{"t": w.packet.video_t + origin, "clock": a.clock, "bearing": a.bearing_deg, "text": a.text,
-               "damaged": w.packet.damaged, "frame": w.packet.frame_index}
-              for w in works for a in w.alerts]
+    # Every spoken alert, from the events log: alerts released by the live hold timer are spoken and logged
+    # but ride on no processed frame, so a list built from the frames' alerts missed them.
+    damaged = {w.packet.frame_index for w in works if w.packet.damaged}
+    alerts = [{"t": e["video_t"] + origin, "clock": e["clock"], "bearing": e["bearing_deg"], "text": e["text"],
+               "damaged": e["frame"] in damaged, "frame": e["frame"]}
+              for e in read_events(out / "events.jsonl") if e["type"] == "alert"]
     return LiveRun(alerts, result.summary, len(works), sum(w.packet.damaged for w in works), dropped,
                    list(result.alert_latencies_ms))
 
