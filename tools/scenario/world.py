@@ -109,7 +109,9 @@ def backdrop(background: np.ndarray, ground: Ground | None, rays: np.ndarray, ro
     margin = max_tilt_deg + 1.0
     row_pitch = 90.0 - (np.arange(H) + 0.5) * 180.0 / H
     fade0 = ground.fade_start_m if ground is not None else math.inf
-    pano_rows = np.flatnonzero(row_pitch > -math.degrees(math.atan2(height, fade0)) - margin)
+    # Without a ground plane the panorama is the whole frame (a tilted standing camera sees its lower rows too).
+    pano_rows = (np.flatnonzero(row_pitch > -math.degrees(math.atan2(height, fade0)) - margin)
+                 if ground is not None else np.arange(H))
     ground_rows = np.flatnonzero(row_pitch < margin) if ground is not None else np.arange(0)
     img = np.empty((H, W, 3), np.uint8)
     r0 = int(pano_rows[0]) if len(pano_rows) else H
