@@ -211,6 +211,9 @@ class SourceInfo:
     fps: float
     num_frames: int | None  # None for live / unknown
     live: bool
+    # Frames arrive at the camera's pace (live, or a replay paced to its fps): their capture times are real, so
+    # an alert's age says whether it would still help. An unpaced replay's frames wait in full queues instead.
+    paced: bool = False
 
 
 @dataclass(frozen=True, eq=False)

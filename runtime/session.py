@@ -88,8 +88,9 @@ def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Pat
     entity_stage = EntityStage(cfg, mounting, create_tracker(cfg, mounting, motion), motion, grounding,
                                detection_service(cfg, mounting))
     if speaker is None:
-        speaker = make_speaker(cfg, out_dir / "alerts.wav")
-    alert_stage = AlertStage(cfg, events, speaker, captioner, live=live, grounding=grounding)
+        speaker = make_speaker(cfg, out_dir / "alerts.wav", live=live)
+    alert_stage = AlertStage(cfg, events, speaker, captioner, live=live, paced=live or info.paced,
+                             grounding=grounding)
     policy = OverflowPolicy(cfg.runner.live_policy if live else cfg.runner.replay_policy)
     output = OutputStage(events, video)
     stages = [
@@ -109,11 +110,11 @@ def with_camera_height(cfg: Config, mounting: Mounting) -> Config:
     return dataclasses.replace(cfg, trigger=dataclasses.replace(cfg.trigger, camera_height_m=mounting.height_m))
 
 
-def make_speaker(cfg: Config, wav_path: Path | None) -> Speaker:
+def make_speaker(cfg: Config, wav_path: Path | None, live: bool = False) -> Speaker:
     from ego360.runtime.audio.sinks import open_sink
     from ego360.runtime.audio.speaker import Speaker
 
-    return Speaker(cfg.audio, cfg.tts, open_sink(cfg.audio, wav_path))
+    return Speaker(cfg.audio, cfg.tts, open_sink(cfg.audio, wav_path, live=live))
 
 
 def _cuda_sync() -> Any | None:
@@ -177,8 +178,10 @@ def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, 
             if detections is not None:
                 detections.close()
         wav = out_dir / "alerts.wav"
-        if video is not None:
-            video.finish(wav if wav.exists() else None)
+        file_sink = getattr(getattr(alert_stage.speaker, "_out", None), "file_sink", None)
+        compact = bool(getattr(file_sink, "compact", False))
+        if video is not None:  # a compact WAV is off the video clock: the video keeps no sound then
+            video.finish(wav if wav.exists() and not compact else None)
         summary = {
             "source": dataclasses.asdict(info), "live": live,
             "mounting": dataclasses.asdict(mounting),
@@ -187,6 +190,10 @@ def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, 
             "control": control.summary() if control is not None else None,
             "detector": detections.stats() if detections is not None else None,  # its own thread, off the frame loop
             "capture_to_output_ms": _percentiles(output.latencies_ms),
+            "alerts_wav": None if file_sink is None else {
+                "mode": "compact" if compact else "timeline",
+                "seconds": round(file_sink.in_file / file_sink.sample_rate, 3),
+                "silence_cut_s": round(file_sink.cut / file_sink.sample_rate, 3)},
             "peak_rss_mb": round(_peak_rss_mb(), 1),
             "stopped_by": stopped["signal"], "output_failures": _output_failures(events, video, alert_stage),
             "total_wall_s": round(time.perf_counter() - t0, 3),

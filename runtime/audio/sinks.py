@@ -40,22 +40,36 @@ class FileSink:
     Everything older than `horizon_s` before the newest sound is final (alerts are placed at their own
     frame's time, never further back), so it is written out and dropped: a day-long live run holds at most
     a horizon of audio, not the whole day. A write that fails (a full disk) stops the WAV, is logged once
-    and kept in `failed`; sounds still go to the other sinks."""
+    and kept in `failed`; sounds still go to the other sinks.
 
-    def __init__(self, path: str | Path, sample_rate: int, horizon_s: float = 30.0) -> None:
+    `max_silence_s` (compact, live): a silence longer than that is written only that long, so a day of
+    mostly quiet listening stays megabytes, not gigabytes; the file then no longer runs on the video clock
+    (`cut` counts the samples left out)."""
+
+    def __init__(self, path: str | Path, sample_rate: int, horizon_s: float = 30.0,
+                 max_silence_s: float | None = None) -> None:
         self.path = Path(path)
         self.sample_rate = int(sample_rate)
         self._tl = Timeline(self.sample_rate)
         self._closed = False
         self._horizon = int(horizon_s * self.sample_rate)
         self._writer: wave.Wave_write | None = None
-        self.written = 0  # samples already in the file
+        self.written = 0  # samples of the timeline handled (written or, compact, cut)
+        self.in_file = 0  # samples in the file
+        self.cut = 0  # silent samples left out (compact)
+        self._keep = None if max_silence_s is None else max(0, int(round(max_silence_s * self.sample_rate)))
+        self._quiet = 0  # compact: silent samples at the end of what was written so far
         self.failed: str | None = None
         try:  # opened at once: the run's open files stay constant (a soak counts them)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = open_wav(self.path, self.sample_rate)  # it owns the file: closed with it, also when dropped
         except OSError as exc:
             self._fail(exc)
+
+    @property
+    def compact(self) -> bool:
+        """Silences are shortened: the file is not on the video clock."""
+        return self._keep is not None
 
     def _pos(self, video_t: float) -> int:
         return max(self.written, int(round(video_t * self.sample_rate)))
@@ -78,12 +92,30 @@ class FileSink:
         pcm = np.round(self._tl.render(self.written, upto - self.written) * 32767.0).astype("<i2")
         self._tl.drop_before(upto)
         self.written = upto
+        if self._keep is not None:
+            pcm = self._compact(pcm)
+        self.in_file += len(pcm)
         if self.failed is not None or self._writer is None:
             return
         try:
             self._writer.writeframesraw(pcm.tobytes())
         except OSError as exc:
             self._fail(exc)
+
+    def _compact(self, pcm: np.ndarray) -> np.ndarray:
+        """`pcm` without the silent samples past `max_silence_s` of each silence (also one that began
+        in an earlier flush)."""
+        silent = ~pcm.any(axis=1)
+        if not silent.any():
+            self._quiet = 0
+            return pcm
+        idx = np.arange(len(pcm))
+        last_sound = np.maximum.accumulate(np.where(silent, -1, idx))
+        run = np.where(last_sound < 0, idx + 1 + self._quiet, idx - last_sound)  # 1-based place in its silence
+        keep = ~silent | (run <= self._keep)
+        self._quiet = int(run[-1]) if silent[-1] else 0
+        self.cut += int(len(pcm) - keep.sum())
+        return pcm[keep]
 
     def _fail(self, exc: OSError) -> None:
         self.failed = f"{type(exc).__name__}: {exc}"
@@ -92,12 +124,12 @@ class FileSink:
     def render(self) -> np.ndarray:
         """The whole run's audio so far (what was written is read back: tests and short runs)."""
         tail = self._tl.render(self.written, max(0, self._tl.last_end - self.written))
-        if self.written == 0 or not self.path.exists():
+        if self.in_file == 0 or not self.path.exists():
             return tail
         fh = getattr(self._writer, "_file", None)
         if fh is not None:
             fh.flush()
-        head = np.fromfile(self.path, dtype="<i2", offset=44, count=self.written * 2).reshape(-1, 2)
+        head = np.fromfile(self.path, dtype="<i2", offset=44, count=self.in_file * 2).reshape(-1, 2)
         return np.concatenate([head.astype(np.float32) / 32767.0, tail])
 
     def close(self) -> None:
@@ -235,16 +267,20 @@ def _default_device_factory(sample_rate: int, device: str) -> Sink:
 
 
 def open_sink(
-    cfg: AudioConfig, wav_path: str | Path | None = None, device_factory: DeviceFactory | None = None
+    cfg: AudioConfig, wav_path: str | Path | None = None, device_factory: DeviceFactory | None = None,
+    live: bool = False,
 ) -> AudioOut:
-    """Sinks for `cfg.sink`, plus a FileSink whenever `wav_path` is given (replay always passes one).
+    """Sinks for `cfg.sink`, plus a FileSink whenever `wav_path` is given (replay always passes one);
+    `cfg.wav` "auto" writes it compact when `live`.
 
     "auto": try the device; without one, log a single warning and go on file-only.
     "sounddevice": the device was asked for explicitly, so failing to open it is a UserError.
     "file": file only (needs `wav_path`). "none": device off; a given `wav_path` is still written.
     """
     factory = device_factory or _default_device_factory
-    file_sink = FileSink(wav_path, cfg.sample_rate) if wav_path is not None else None
+    compact = cfg.wav == "compact" or (cfg.wav == "auto" and live)
+    file_sink = (FileSink(wav_path, cfg.sample_rate, max_silence_s=cfg.wav_max_silence_s if compact else None)
+                 if wav_path is not None else None)
     if cfg.sink == "file" and file_sink is None:
         raise UserError("audio.sink=file needs an output folder for alerts.wav; use audio.sink=auto or none")
     device_sink: Sink | None = None

@@ -83,7 +83,8 @@ class Dashboard:
         """The run's speaker (same sinks as `session.make_speaker`) with the alert log's taps."""
         from ego360.runtime.audio.sinks import open_sink
 
-        return TappedSpeaker(self.cfg.audio, self.cfg.tts, open_sink(self.cfg.audio, wav_path), self.alerts)
+        return TappedSpeaker(self.cfg.audio, self.cfg.tts, open_sink(self.cfg.audio, wav_path, live=self.live),
+                              self.alerts)
 
     def attach_runner(self, runner: Runner) -> None:
         self.runner = runner

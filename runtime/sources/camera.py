@@ -105,7 +105,7 @@ class CameraSource(SourceBase):
         fps = _clean_fps(cap.fps, self.spec)
         height, width = image.shape[:2]
         self.info = SourceInfo(name=self.spec, width=width, height=height, fps=fps, num_frames=None,
-                               live=live is not False)
+                               live=live is not False, paced=True)
         self.guard = DamageGuard(fps, has_keys=cap.has_keys, check_quality=self.cfg.damage_checks,
                                  policy=self.cfg.loss_policy)
         log.info("camera %s (%s, %s): delivers %dx%d at %.2f fps (stream %dx%d)", self.spec, self.kind,

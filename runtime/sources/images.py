@@ -59,7 +59,7 @@ class ImageFolderSource(SourceBase):
         self._first: np.ndarray | None = read_image(self.files[0], max_width)
         height, width = self._first.shape[:2]
         self.info = SourceInfo(name=self.folder.name, width=width, height=height, fps=self.fps,
-                               num_frames=len(self.files), live=live)
+                               num_frames=len(self.files), live=live, paced=self.realtime)
         log.info("opened %s: %d images, %dx%d, %.3f fps", self.folder, len(self.files), width, height, self.fps)
 
     def __iter__(self) -> Iterator[FramePacket]:

@@ -94,7 +94,7 @@ class VideoFileSource(SourceBase):
         height, width = self._first[1].shape[:2]
         self.info = SourceInfo(
             name=self.path.name, width=width, height=height, fps=fps,
-            num_frames=_frame_count(self._container, self._stream, fps), live=live,
+            num_frames=_frame_count(self._container, self._stream, fps), live=live, paced=self.realtime,
         )
         self._fps = fps
         # A recording of a stream may start mid-way (before a key frame) or hold lost packets: the same

@@ -88,11 +88,12 @@ class AlertStage:
     name = "alerts"
 
     def __init__(self, cfg: Config, events: EventLog, speaker: Speaker, captioner: Captioner, *, live: bool = False,
-                 grounding: GroundingFeed | None = None) -> None:
+                 paced: bool | None = None, grounding: GroundingFeed | None = None) -> None:
         from ego360.runtime.audio.policy import AlertPolicy
 
         self.cfg = cfg
         self.live = live
+        self.paced = live if paced is None else paced  # frames come at the camera's pace (SourceInfo.paced)
         self.events = events
         self.speaker = speaker
         self.floor: Callable[[], tuple[int, str]] = lambda: (0, "")  # the wearer's controls replace these
@@ -132,12 +133,16 @@ class AlertStage:
 
     def _policy_clock(self, work: Work, alert: Alert) -> tuple[int, int]:
         """(now, the deciding frame's time) on the policy's clock. Live: the wall clock. Replay: the video
-        time, with the frame's real processing lag taken off its capture time — so cooldowns and holds mean
-        the same in a replay run faster than real time (and its WAV is the same from run to run), while a
-        frame that waited too long still goes stale."""
+        time, so cooldowns and holds mean the same in a replay run faster than real time (and its WAV is the
+        same from run to run). A paced replay takes the frame's real lag off its capture time, so a frame
+        that waited too long still goes stale; an unpaced one has no lag: its frames are read ahead and wait
+        in full queues for as long as the machine's load says, which would make its alerts (and `ego360
+        eval`) depend on that load. How late alerts come is measured paced (`ego360 bench replay`, live)."""
         if self.live:
             return time.monotonic_ns(), alert.capture_ns
         video_ns = int(work.packet.video_t * 1e9)
+        if not self.paced:
+            return video_ns, video_ns
         return video_ns, video_ns - (time.monotonic_ns() - work.packet.capture_ns)
 
     def _now(self, work: Work | None) -> int:

@@ -5,7 +5,10 @@ comes after a long discontinuity (a stream joined or reconnected, frames skipped
 camera, a whole new picture) re-warms the motion model — the shared background model is reset and the
 trigger rebuilt through the registry — and for `rewarm_s` of video time after that, and on every frame
 marked `damaged`, the stage passes a quiet result on, so no alert can come from damage or from a model
-that has not yet re-learnt the scene.
+that has not yet re-learnt the scene. Consecutive frames that all carry the mark (the converge policy marks
+`CONVERGE_MARK_S` of them, so a live queue that drops one still passes another) are one discontinuity: the
+model is re-warmed on the first, not reset again on each (which restarted the quiet time every frame and
+kept a 0.8 s clean stretch silent).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class TriggerStage:
         self.quieted = 0  # frames whose result was withheld (damaged or re-warming)
         self._quiet_until: float | None = None
         self._seen = False
+        self._marked = False  # the previous frame carried a re-warm mark
 
     def _rebuild(self) -> None:
         """A fresh trigger on a reset background model, built the way the session built the first one
@@ -48,11 +52,12 @@ class TriggerStage:
             self.trigger = create_trigger(cfg, mounting, **({"motion": motion} if motion is not None else {}))
 
     def process(self, packet: FramePacket) -> Work:
-        if packet.discontinuity and self._seen and packet.gap_s >= self.rewarm_gap_s:
+        marked = packet.discontinuity and self._seen and packet.gap_s >= self.rewarm_gap_s
+        if marked and not self._marked:
             self._rebuild()
             self.rewarms += 1
             self._quiet_until = packet.video_t + self.rewarm_s
-        self._seen = True
+        self._seen, self._marked = True, marked
         result = self.trigger.process(packet)
         if packet.damaged or (self._quiet_until is not None and packet.video_t < self._quiet_until):
             self.quieted += 1

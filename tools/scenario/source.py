@@ -33,7 +33,7 @@ class ScenarioSource:
         s = self.scene
         self.realtime = bool(realtime)
         self.info = SourceInfo(name=f"scenario:{name}", width=s.width, height=s.height, fps=s.fps,
-                               num_frames=s.num_frames, live=bool(live))
+                               num_frames=s.num_frames, live=bool(live), paced=self.realtime)
         self._header = s.gt_header()
         self._frames: list[GTFrame] = []
         self._closed = False

@@ -120,7 +120,7 @@ def test_frozen_camera_is_skipped_and_its_end_is_a_discontinuity(frames):
     assert thaw.deliver and thaw.discontinuity and thaw.gap_s >= 0.9
 
 
-def _stage_run(synth, damaged_from: int | None = None, gap_at: int | None = None, until: int = 150,
+def _stage_run(synth, damaged_from: int | None = None, gap_at: int | tuple[int, ...] | None = None, until: int = 150,
                stop_on_fire: bool = False):
     from ego360.core.geometry import Mounting
     from ego360.models.registry import create_trigger
@@ -134,7 +134,7 @@ def _stage_run(synth, damaged_from: int | None = None, gap_at: int | None = None
         p = scene.packet(i)
         if damaged_from is not None and i >= damaged_from:
             p = FramePacket(p.frame_index, p.video_t, p.capture_ns, p.image, damaged=True)
-        if gap_at is not None and i == gap_at:
+        if gap_at is not None and i in ((gap_at,) if isinstance(gap_at, int) else gap_at):
             p = FramePacket(p.frame_index, p.video_t, p.capture_ns, p.image, discontinuity=True, gap_s=0.6)
         states.append((p.video_t, stage.process(p).trigger.state))
         if stop_on_fire and states[-1][1] == "onset":
@@ -155,6 +155,18 @@ def test_trigger_stage_rewarms_after_a_long_gap(synth):
     assert stage.trigger.motion is first.motion  # the shared background model was reset, not replaced
     quiet = [s for t, s in states if 2.0 <= t < 2.0 + stage.rewarm_s]
     assert quiet and all(s == "idle" for s in quiet)
+
+
+def test_consecutive_rewarm_marks_are_one_discontinuity(synth):
+    """The converge policy marks every frame of `CONVERGE_MARK_S` (a live queue may drop one): the model
+    re-warms once, on the first, and the quiet time runs from there — not again on every marked frame."""
+    stage, first, states = _stage_run(synth, gap_at=(60, 62, 64, 66, 68), stop_on_fire=True)
+    assert stage.rewarms == 1
+    assert [t for t, s in states if s == "onset"]  # the approach is still announced after the re-warm
+    quiet = [s for t, s in states if 2.0 <= t < 2.0 + stage.rewarm_s]
+    assert quiet and all(s == "idle" for s in quiet)
+    again, _, _ = _stage_run(synth, gap_at=(60, 64), until=80)  # a second mark after an unmarked frame: a new one
+    assert again.rewarms == 2
 
 
 def test_corrupt_key_frame_ends_a_loss_but_not_a_join(frames):
