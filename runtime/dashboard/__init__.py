@@ -160,9 +160,15 @@ class Dashboard:
                 "encode_ms": percentiles(recent(self.frames.encode_ms)), "alerts_logged": self.alerts.spoken,
                 "encode_errors": self.frames.errors}
 
-    def close(self) -> None:
+    def close(self, linger_s: float = 2.0) -> None:
+        """Tell every open page the run has ended, and wait (up to `linger_s`) until their feeds have sent
+        it: the feeds run on the control server's daemon threads, which die with the process, so a command
+        that returned at once often left the page without its "end" (and the CI browser test red)."""
         self._closed.set()
         self.frames.close()
+        deadline = time.monotonic() + linger_s
+        while self.clients > 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 class _Gated:

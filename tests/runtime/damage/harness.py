@@ -68,8 +68,11 @@ def udp_stream(clip: Path, port: int, drop: float = 0.0, seed: int = 0, codec: s
                sender: tuple[str, ...] = ()):
     """`ffmpeg -re` sends `clip` to udp://127.0.0.1:port (through a dropping Relay when drop > 0);
     `sender`: extra encoder options (e.g. `-ps 1200`: MPEG-4 resync markers every ~1200 bytes)."""
-    relay = Relay(port, drop, seed).start() if drop > 0 else None
-    target = relay.in_port if relay is not None else port
+    # Always through the relay (drop 0 passes everything): it sees when the sender's first datagram leaves,
+    # so a session can join a set time after the stream started, not after ffmpeg was launched (its start-up
+    # took 0.1–0.7 s, and a session that "joined 0.8 s after" once joined at 0.07 s of video).
+    relay = Relay(port, drop, seed).start()
+    target = relay.in_port
     cmd = [FFMPEG, "-v", "error", "-re", "-i", str(clip), "-c:v", codec, "-q:v", "5", *sender, "-an",
            "-muxdelay", "0", "-muxpreload", "0", "-f", "mpegts", f"udp://127.0.0.1:{target}?pkt_size=1316"]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
@@ -78,8 +81,7 @@ def udp_stream(clip: Path, port: int, drop: float = 0.0, seed: int = 0, codec: s
     finally:
         proc.kill()
         proc.wait(10)
-        if relay is not None:
-            relay.stop()
+        relay.stop()
 
 
 def clock_err(a: int, b: int) -> int:
@@ -110,10 +112,13 @@ def run_live(clip_dir: Path, out: Path, *, drop: float = 0.0, join_s: float = 1.
     port = free_udp_port()
     works: list = []
     with udp_stream(clip_dir / "clip.mp4", port, drop, seed, sender=sender) as relay:
+        deadline = time.monotonic() + 10.0
+        while relay.seen == 0 and time.monotonic() < deadline:  # the stream has started
+            time.sleep(0.01)
         time.sleep(join_s)
         source = open_source(f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size=1000000", cfg.source, live=True)
         result = run_session(cfg, source, out, Mounting(), live=True, progress=works.append)
-        dropped = relay.dropped if relay is not None else 0
+        dropped = relay.dropped
     from ego360.runtime.services.events_log import read_events
 
     origin = result.summary["source_health"]["pts_origin_s"] or 0.0
