@@ -8,7 +8,10 @@ interrupting alert, which holds whatever the spatial mode is.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import wave
 from pathlib import Path
@@ -358,13 +361,21 @@ def test_tts_rate_changes_duration():
     pytest.importorskip("pyttsx3")
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng not installed")
-    text = "car approaching from behind on your left"
-    lens = {}
-    for wpm in (140, 280):
-        tts = TTSWorker(TTSConfig(rate_wpm=wpm), SR, warm_up=False)
-        lens[wpm] = len(tts.synthesize(text, timeout=30))
-        tts.close()
-    assert 1.5 < lens[140] / lens[280] < 2.5  # rate is applied on every utterance
+    # In a fresh process: libespeak is one state per process, and an engine another test left running
+    # changes this one's rate mid-utterance (seen once in CI: 1.44 instead of 2.1). Two live engines in one
+    # process are a known limit of the espeak driver (its synthesis callback is global), not what this checks.
+    script = (
+        "from ego360.core.config import TTSConfig\n"
+        "from ego360.runtime.audio.tts import TTSWorker\n"
+        "for wpm in (140, 280):\n"
+        f"    t = TTSWorker(TTSConfig(rate_wpm=wpm), {SR}, warm_up=False)\n"
+        "    print(len(t.synthesize('car approaching from behind on your left', timeout=30)))\n"
+        "    t.close()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    slow, fast = (int(v) for v in out.stdout.split())
+    assert 1.5 < slow / fast < 2.5  # rate is applied on every utterance
 
 
 def test_tts_empty_wav_is_retried_with_a_fresh_engine():
