@@ -16,7 +16,8 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from ego360.core.geometry import level_matrix, row_pitch
+from ego360.core.config import TriggerConfig
+from ego360.core.geometry import Mounting, level_matrix, row_pitch
 from ego360.core.packets import Box, EgoMotion, FramePacket
 from ego360.models.blobs import Blob, MotionFrame, _camera_distance, extract_blobs, level_blob, roll_frac
 from ego360.models.depth_split import split_by_ground_contact
@@ -79,6 +80,13 @@ class MotionAnalyzer(GhostRepair):
         self._still: list[tuple[Box, int]] = []
         self._repaired: list[Box] = []  # world boxes whose ghost was relearnt
         self._protect: np.ndarray | None = None  # work-size camera mask the tracker holds (next frame)
+
+    @classmethod
+    def configured(cls, trigger: TriggerConfig | None, mounting: Mounting) -> MotionAnalyzer:
+        """The analysis as the session, the entity stage, the trigger and the tracker each build it when
+        none is handed in: the trigger's work width, threshold and camera height; the mount's tilt."""
+        t = trigger or TriggerConfig()
+        return cls(t.work_width, t.fg_threshold, t.camera_height_m, tilt_deg=(mounting.pitch_deg, mounting.roll_deg))
 
     def reset(self) -> None:
         """Forget the scene (after a stream discontinuity): the next frame starts a fresh background."""

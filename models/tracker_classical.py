@@ -56,11 +56,8 @@ class ClassicalTracker:
     name = "classical"
 
     def __init__(self, cfg: Any = None, mounting: Mounting | None = None, motion: MotionAnalyzer | None = None):
-        tcfg = getattr(cfg, "trigger", None)
         self.mounting = mounting or _mounting_from(cfg)
-        self.motion = motion or MotionAnalyzer(
-            getattr(tcfg, "work_width", 512), getattr(tcfg, "fg_threshold", 30.0),
-            getattr(tcfg, "camera_height_m", 1.6), tilt_deg=(self.mounting.pitch_deg, self.mounting.roll_deg))
+        self.motion = motion or MotionAnalyzer.configured(getattr(cfg, "trigger", None), self.mounting)
         self._objs: dict[int, _Obj] = {}
         self._prev: MotionFrame | None = None
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)

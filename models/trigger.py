@@ -200,8 +200,7 @@ class MotionTrigger:
     def __init__(self, cfg: TriggerConfig, mounting: Mounting | None = None, motion: MotionAnalyzer | None = None):
         self.cfg = cfg
         self.mounting = mounting or Mounting()
-        self.motion = motion or MotionAnalyzer(cfg.work_width, cfg.fg_threshold, cfg.camera_height_m,
-                                               tilt_deg=(self.mounting.pitch_deg, self.mounting.roll_deg))
+        self.motion = motion or MotionAnalyzer.configured(cfg, self.mounting)
         self.states = EventStateMachine(cfg.on_threshold, cfg.off_threshold, cfg.min_on_frames, cfg.min_off_frames)
         self._cues = CueTracker(camera_height_m=self.motion.camera_height_m)
         self.last_cues: tuple[Cue, ...] = ()

@@ -74,9 +74,7 @@ def build_stages(cfg: Config, mounting: Mounting, info: SourceInfo, out_dir: Pat
     events = EventLog(out_dir / "events.jsonl", write_tracks=cfg.output.tracks)
     video = AnnotatedVideo(out_dir / "annotated.mp4", info.fps / cfg.runner.process_every) \
         if cfg.output.annotated_video else None
-    t = cfg.trigger
-    motion = MotionAnalyzer(t.work_width, t.fg_threshold, t.camera_height_m,
-                            tilt_deg=(mounting.pitch_deg, mounting.roll_deg))
+    motion = MotionAnalyzer.configured(cfg.trigger, mounting)
     trigger = create_trigger(cfg.trigger, mounting, motion=motion)
     captioner = create_captioner(cfg.captioner)
     grounding = None
@@ -125,9 +123,14 @@ def _cuda_sync() -> Any | None:
     return torch.cuda.synchronize if torch is not None and torch.cuda.is_available() else None
 
 
+def _audio_out(alert_stage: AlertStage) -> Any | None:
+    """The speaker's AudioOut (its `file_sink`, `device_lost`), None for a speaker without one."""
+    return getattr(alert_stage.speaker, "_out", None)
+
+
 def _output_failures(events: EventLog, video: AnnotatedVideo | None, alert_stage: AlertStage) -> dict[str, str]:
     """Outputs that stopped mid-run (a full disk, an unplugged sound device), each reported once."""
-    out = getattr(alert_stage.speaker, "_out", None)
+    out = _audio_out(alert_stage)
     file_sink = getattr(out, "file_sink", None)
     found = {"events": events.failed, "annotated_video": getattr(video, "failed", None),
              "wav": getattr(file_sink, "failed", None), "audio_device": getattr(out, "device_lost", None)}
@@ -178,7 +181,7 @@ def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, 
             if detections is not None:
                 detections.close()
         wav = out_dir / "alerts.wav"
-        file_sink = getattr(getattr(alert_stage.speaker, "_out", None), "file_sink", None)
+        file_sink = getattr(_audio_out(alert_stage), "file_sink", None)
         compact = bool(getattr(file_sink, "compact", False))
         if video is not None:  # a compact WAV is off the video clock: the video keeps no sound then
             video.finish(wav if wav.exists() and not compact else None)

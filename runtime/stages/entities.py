@@ -70,9 +70,7 @@ class EntityStage:
         from ego360.models.registry import create_tracker
 
         mounting = mounting or Mounting(cfg.bearings.yaw_offset_deg)
-        t = cfg.trigger
-        motion = motion or MotionAnalyzer(t.work_width, t.fg_threshold, t.camera_height_m,
-                                          tilt_deg=(mounting.pitch_deg, mounting.roll_deg))
+        motion = motion or MotionAnalyzer.configured(cfg.trigger, mounting)
         return cls(cfg, mounting, create_tracker(cfg, mounting, motion), motion,
                    detections=detection_service(cfg, mounting))
 
