@@ -42,6 +42,9 @@ class Kinematics:
     top_m: float = float("nan")  # the top edge's height above the ground (recent median): a person is 1–2.3 m
     path_miss_m: float = float("inf")  # closest approach of a constant-velocity path fitted to bearings and ranges
     path_tca_s: float | None = None  # time until that closest approach (None when not closing)
+    # The entity's world yaw relative to the wearer's direction of travel (nan when not walking): with
+    # the yaw rate it tells what swings away from the path as the wearer passes it from what heads for it.
+    path_bearing_deg: float = float("nan")
 
 
 @lru_cache(maxsize=64)
@@ -168,8 +171,10 @@ class History:
         ok = (ta >= ta[-1] - PATH_WINDOW_S) & (da < 20.0)  # also drops inf/nan ranges
         fit = path_fit(ta[ok], ya[ok], da[ok], self.camera_height_m) if ok.sum() >= 5 else None
         p_miss, p_tca = closest_approach(*fit) if fit is not None else (float("inf"), None)
+        walk = float(np.hypot(ux, uz))
+        path_b = float(wrap_deg(np.degrees(a) - np.degrees(np.arctan2(ux, uz)))) if walk > 0.3 else float("nan")
         return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size), own if (ux or uz) else speed, miss,
-                          tca, self._rise(), own, float(np.hypot(ux, uz)), b_miss, self._top_m(), p_miss, p_tca)
+                          tca, self._rise(), own, walk, b_miss, self._top_m(), p_miss, p_tca, path_b)
 
     def _top_m(self) -> float:
         top, dist = np.asarray(self.top[-5:]), np.asarray(self.dist[-5:])

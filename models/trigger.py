@@ -90,6 +90,12 @@ STATIC_MPS = 0.8  # an entity slower than this in the world stands still (poles,
 # dev clips (seeds 9–12): the fitted miss of passers-by 1.5–3 m to the side scatters ±1 m (p25 0.46 m
 # among those that scored), a collision course reads 0.1–0.3 m; (1.25, 0.75) let one in four through.
 WALK_MISS_M = (0.9, 0.45)
+# Own (world) speed at which a walking-wearer approach starts / fully scores. Passers-by walk at
+# 1.0–1.6 m/s, and a fragment's foot point (a body whose legs are missing from the mask for a few
+# frames, then reappear) reads up to 2.4 m/s; on 42 dev clips (seeds 9–15) every runner, thief and
+# threatener of the walking classes read 3.3–5.9 m/s. Someone walking at the wearer at an ordinary
+# pace is left to the close cue (under 1.4 m); (0.9, 1.4), as first set, let 7 of 16 passers-by through.
+WALK_OWN_MPS = (2.0, 2.6)
 STEADY_FRAMES = 5  # walking: a mover's score is the median of its last five
 
 
@@ -124,17 +130,36 @@ def score_walking(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float,
         old_miss = max(k.miss_m, k.bearing_miss_m) if np.isfinite(k.bearing_miss_m) else k.miss_m
         miss = k.path_miss_m if k.path_tca_s is not None else old_miss
         approach = (ramp(miss, WALK_MISS_M[0], WALK_MISS_M[1]) * ramp(k.tca_s, 3.5, 2.5) * ramp(d, 10.0, 8.0)
-                    * ramp(k.own_speed_mps, 0.9, 1.4) * ramp(k.approach_mps, 0.8, 1.3))
+                    * ramp(k.own_speed_mps, *WALK_OWN_MPS) * ramp(k.approach_mps, 0.8, 1.3))
         # A vehicle (or anything fast) crossing the wearer's path a few metres ahead, soon. Judged out
         # to the 20 m the ranges reach: a car at 6–8 m/s is 16 m out 2.5 s before it crosses, and a
         # limit of 16 m (as first set) cost 1.5 s on a dev clip and no false onset when lifted.
         width_m = d * np.radians(blob.width_deg)  # side-on vehicles and bicycles are wide, runners are not
         crossing = (ramp(old_miss, 4.5, 3.5) * ramp(k.tca_s, 3.5, 2.5) * ramp(d, 20.5, 17.0)
-                    * ramp(k.own_speed_mps, 3.0, 4.0) * ramp(width_m, 1.0, 1.4))
+                    * ramp(k.own_speed_mps, 3.0, 4.0) * ramp(width_m, 1.0, 1.4) * heads_for_path(k))
     close = ramp(d, 1.4, 0.8) * ramp(k.own_speed_mps, STATIC_MPS, 1.0) if whole else 0.0
     scores = {"close": close, "approach": approach, "crossing": crossing}
     cue = max(scores, key=scores.__getitem__)
     return (scores[cue], cue) if scores[cue] > 0.0 else (0.0, "none")
+
+
+def heads_for_path(k: Kinematics) -> float:
+    """1 when a mover's bearing holds or swings toward the wearer's path, 0 when it swings away from it
+    by 2°/s more than half the swing of a thing standing still at the measured range (the wearer
+    walking past it).
+
+    Why: a vehicle that will cross the path ahead heads for it, so its bearing from the direction of
+    travel holds (a collision course) or shrinks; a pole, a parked car or a bystander the wearer walks
+    past swings outward at v·sin(b)/d. The bearing rate is measured straight from the image, so this
+    holds when the range does not: a blob whose foot point is hidden reads metres too far and converging,
+    i.e. a fast mover. Half the static swing at the (over-estimated) range keeps a crossing vehicle's
+    own swing, which the wearer's walk adds to, from being mistaken for passing."""
+    if not np.isfinite(k.path_bearing_deg) or not np.isfinite(k.distance_m):
+        return 1.0
+    side = 1.0 if k.path_bearing_deg >= 0.0 else -1.0
+    outward = side * k.yaw_rate_dps
+    static = np.degrees(k.wearer_speed_mps * abs(np.sin(np.radians(k.path_bearing_deg))) / max(k.distance_m, 0.5))
+    return ramp(outward - 0.5 * static, 2.0, 0.0)
 
 
 class CueTracker:

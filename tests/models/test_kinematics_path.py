@@ -84,3 +84,48 @@ def test_walking_score_ignores_a_few_noisy_frames():
     score, cue = trig._steady(2, 0.7, "approach")  # three of five high: the mover is a threat
     assert cue == "approach" and score == pytest.approx(0.7)
     assert math.isfinite(score)
+
+
+def _walk_past(entity_xz, entity_v, range_scale, wearer_v=(0.0, 1.4), n=16, fps=15.0):
+    """A wearer walking along +z past an entity; the entity's range is read `range_scale(i)` times
+    too far (a foot point hidden under a fragment's bottom edge), bearings are exact."""
+    h = History(camera_height_m=H)
+    for i in range(n):
+        t = i / fps
+        wx, wz = wearer_v[0] * t, wearer_v[1] * t
+        ex, ez = entity_xz[0] + entity_v[0] * t, entity_xz[1] + entity_v[1] * t
+        dx, dz = ex - wx, ez - wz
+        h.push(t, math.degrees(math.atan2(dx, dz)), math.hypot(dx, dz) * range_scale(i), 20.0,
+               wearer_xz=(wx, wz))
+    return h.kinematics()
+
+
+def test_a_pole_walked_past_is_not_heading_for_the_path_even_when_its_range_converges():
+    """A pole 2 m right of the path, 5 m ahead; its range reads 1.9× too far at first and converges on
+    the truth (the legs of a mask reappearing), so the range says 'fast mover'. The bearing swings
+    outward as for anything standing there: heads_for_path is 0 and the walking crossing cue is silent."""
+    from ego360.models.trigger import heads_for_path
+
+    k = _walk_past((2.0, 5.0), (0.0, 0.0), lambda i: 1.9 - 0.06 * i)
+    assert k.own_speed_mps > 2.0  # the over-estimated ranges do make it look like a fast mover
+    assert k.path_bearing_deg > 0.0  # right of the path
+    assert heads_for_path(k) == 0.0
+    true = _walk_past((2.0, 5.0), (0.0, 0.0), lambda i: 1.0)
+    assert true.own_speed_mps < 0.3 and heads_for_path(true) == 0.0
+
+
+def test_a_car_crossing_ahead_heads_for_the_path():
+    """A car 10 m right of the path and 9 m ahead, driving left at 7 m/s: it crosses the path in 1.4 s.
+    Its bearing swings toward the path: heads_for_path is 1 (also on a collision course from the left)."""
+    from ego360.models.trigger import heads_for_path
+
+    k = _walk_past((10.0, 9.0), (-7.0, 0.0), lambda i: 1.0)
+    assert k.own_speed_mps == pytest.approx(7.0, abs=0.3)
+    assert heads_for_path(k) == 1.0
+    left = _walk_past((-6.0, 2.0), (4.2, 0.0), lambda i: 1.0)  # bearing constant: it meets the wearer
+    assert heads_for_path(left) == 1.0
+
+
+def test_standing_wearer_has_no_path_bearing():
+    k = _walk_past((2.5, 8.0), (0.0, -1.3), lambda i: 1.0, wearer_v=(0.0, 0.0))
+    assert math.isnan(k.path_bearing_deg)
