@@ -6,6 +6,7 @@ finalised. The 30-minute figures come from `ego360 bench soak` (reports/soak/)."
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -30,7 +31,8 @@ def test_stops_on_sigterm_with_every_output_finalised(run):
     assert run.outputs["events_summary_line"] and run.outputs["wav_valid"] and run.outputs["annotated_valid"]
     assert run.outputs["leftovers"] == []
     assert run.summary["stopped_by"] == "SIGTERM" and run.summary["output_failures"] == {}
-    assert run.log_counts["traceback"] == 0
+    log = (Path(run.run_dir).parent / "live.log").read_text(errors="replace")
+    assert run.log_counts["traceback"] == 0, log[max(0, log.find("Traceback") - 2000):][:6000]
 
 
 def test_no_growth_in_threads_open_files_or_memory(run):
