@@ -105,12 +105,20 @@ class Router:
         return 405 if elsewhere else 404
 
 
+def new_token() -> str:
+    """A random URL-safe token that never starts with "-": the wearer may paste the printed one into
+    `--control-token TOKEN` on a later run, where argparse would take "-…" for an option."""
+    while (token := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return token
+
+
 class ControlServer:
     """Serves a Router on 127.0.0.1 (port 0 = any free port) with token checks."""
 
     def __init__(self, router: Router, token: str = "", host: str = "127.0.0.1", port: int = 0) -> None:
         self.router = router
-        self.token = token or secrets.token_urlsafe(16)
+        self.token = token or new_token()
         self.requests = 0
         self.refused = 0
         try:

@@ -65,7 +65,8 @@ def add_control_args(p: argparse.ArgumentParser) -> None:
                    help="serve the wearer's control API on http://127.0.0.1:PORT (0 = any free port; "
                         "default: control.port, -1 = off)")
     p.add_argument("--control-token", default=None, metavar="TOKEN",
-                   help="the API's token (default: control.token, or a random one printed at start)")
+                   help="the API's token (default: control.token, or a random one printed at start); "
+                        "one that starts with '-' is given as --control-token=TOKEN")
 
 
 def add_dashboard_arg(p: argparse.ArgumentParser) -> None:

@@ -287,3 +287,16 @@ def test_a_taken_port_is_a_one_line_user_error(rig):
             ControlServer(Router(), port=first.port)
     finally:
         first.close()
+
+
+def test_generated_tokens_never_start_with_a_dash_and_dash_tokens_parse_with_equals():
+    """A printed token is pasted into `--control-token TOKEN` on a later run, where argparse takes "-…"
+    for an option (a browser test once drew such a token and the replay exited 2). One raw URL-safe token
+    in 64 starts with "-", so 2000 draws would almost surely hit one without the guard."""
+    from ego360.runtime.control.http_api import new_token
+    from ego360.tools.cli import build_parser
+
+    tokens = [new_token() for _ in range(2000)]
+    assert not any(t.startswith("-") for t in tokens) and len(set(tokens)) == 2000
+    args = build_parser().parse_args(["replay", "clip.mp4", "--out", "o", "--control-token=-dCBopT6Q"])
+    assert args.control_token == "-dCBopT6Q"

@@ -101,7 +101,7 @@ def test_dashboard_in_a_real_browser(chrome, clip: Path, tmp_path: Path):
     base, out = f"http://127.0.0.1:{port}", tmp_path / "replay"
     cmd = [sys.executable, "-c", "import sys; from ego360.tools.cli import main; sys.exit(main(sys.argv[1:]))",
            "replay", str(clip), "--out", str(out), "--realtime", "--dashboard", "--control-port", str(port),
-           "--control-token", token, "--set", "audio.sink=file", "--set", "output.annotated_video=false",
+           f"--control-token={token}", "--set", "audio.sink=file", "--set", "output.annotated_video=false",
            "--set", "control.keys=false", "--set", "control.media_button=false"]
     log = (tmp_path / "replay.log").open("wb")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -232,7 +232,7 @@ def test_live_dashboard_feeds_frames_stats_and_state(clip: Path, tmp_path: Path)
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-c", "import sys; from ego360.tools.cli import main; sys.exit(main(sys.argv[1:]))",
            "live", "--camera", str(clip), "--duration", "6", "--out", str(tmp_path / "live"), "--dashboard",
-           "--control-port", str(port), "--control-token", token, "--set", "audio.sink=file",
+           "--control-port", str(port), f"--control-token={token}", "--set", "audio.sink=file",
            "--set", "control.keys=false", "--set", "control.media_button=false"]
     log = (tmp_path / "live.log").open("wb")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
