@@ -50,6 +50,8 @@ MIN_RMS = 1e-3  # float scale; espeak speech is ~0.1
 LEAD_SILENCE_KEEP_MS = 5.0
 WHOLE_ENGINES = frozenset({"pyttsx3"})  # fast enough that splitting gains nothing (bench tts: ~20 ms per alert)
 PLACE_CACHE_MAX = 64  # place phrases kept (~1.5 s of audio each)
+# pyttsx3 engines live until exit: espeak's one callback holds the newest weakly; a collected one prints a traceback
+_KEEP_ALIVE: list[object] = []
 PHRASE_PAUSE_MS = 120.0  # silence kept after a place phrase (Piper pauses ~125 ms at the colon mid-sentence)
 _PLACE = re.compile(r"^(\S.*?:)\s+(\S.*)$", re.S)  # up to the first colon followed by a space
 
@@ -65,9 +67,9 @@ class Pyttsx3Engine:
         import pyttsx3.drivers.espeak as espeak_driver
         from pyttsx3.engine import Engine
 
-        # The driver prints "Audio saved to ..." on every utterance; route it to the debug log.
-        espeak_driver.print = lambda *a, **_k: log.debug(" ".join(map(str, a)))
+        espeak_driver.print = lambda *a, **_k: log.debug(" ".join(map(str, a)))  # "Audio saved to …": debug log
         self._engine = Engine("espeak")  # a fresh engine, not pyttsx3.init()'s cached one
+        _KEEP_ALIVE.append(self._engine)  # never collected: see _KEEP_ALIVE
 
     def synth_to_file(self, text: str, path: str, rate_wpm: int, voice: str) -> None:
         if voice:
@@ -265,8 +267,6 @@ class TTSWorker:
             self._queue.put(None)
         self._thread.join(timeout)
         shutil.rmtree(self._tmp, ignore_errors=True)
-
-    # -- worker thread -------------------------------------------------------------------------
 
     def _bump(self, key: str, by: float = 1) -> None:
         with self._lock:
