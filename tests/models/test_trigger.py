@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 
@@ -15,6 +13,7 @@ from ego360.models.motion import MotionAnalyzer
 from ego360.models.registry import TRIGGERS
 from ego360.models.registry import create_trigger as make_trigger
 from ego360.models.trigger import MotionTrigger
+from tests.models.scenario_onsets import scenario_onsets
 
 EVENTS = ["stealing", "teasing", "glancing", "collide", "threaten", "throw", "traffic", "stealing_other"]
 NORMAL = ["normal_passersby", "normal_turning"]
@@ -83,26 +82,11 @@ def test_bearing_uses_the_mounting(synth):
     assert abs(((bearing - 60.0) + 180.0) % 360.0 - 180.0) < 20.0
 
 
-@functools.cache
-def _scenario_onsets(name: str) -> tuple[list[tuple[int, float]], object]:
-    scen = pytest.importorskip("ego360.tools.scenario")
-    from ego360.core.packets import FramePacket
-
-    sc = scen.build_scene(name, seed=0, width=960, height=480, fps=30.0)
-    trig = MotionTrigger(TriggerConfig(), Mounting(sc.yaw_offset_deg))
-    out = []
-    for i in range(0, sc.num_frames, 2):
-        r = trig.process(FramePacket(i, i / sc.fps, i, sc.render_frame(i)[0]))
-        if r.state == "onset":
-            out.append((i, r.bearing_deg))
-    return out, sc
-
-
 @pytest.mark.parametrize("name", EVENTS)
 def test_scenario_event_triggers_within_1s_at_the_right_clock_hour(name):
-    onsets, sc = _scenario_onsets(name)
+    onsets, sc = scenario_onsets(name)
     ev = sc.gt_header().events[0]
-    on_time = [(f, b) for f, b in onsets if ev.start_frame <= f <= ev.end_frame]
+    on_time = [(f, b) for f, b, _cue in onsets if ev.start_frame <= f <= ev.end_frame]
     assert on_time, f"{name}: no onset during the event (onsets {onsets})"
     frame, bearing = on_time[0]
     assert (frame - ev.start_frame) / sc.fps <= 1.0, f"{name}: onset {frame} too late for start {ev.start_frame}"
@@ -113,8 +97,8 @@ def test_scenario_event_triggers_within_1s_at_the_right_clock_hour(name):
 
 @pytest.mark.parametrize("name", NORMAL)
 def test_scenario_normal_scene_stays_silent(name):
-    onsets, _sc = _scenario_onsets(name)
-    assert onsets == []
+    onsets, _sc = scenario_onsets(name)
+    assert onsets == ()
 
 
 def test_score_is_bounded(synth):

@@ -8,38 +8,19 @@ trigger's walking path in CI; the held-out figures against the issue's targets c
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
-from ego360.core.config import TriggerConfig
-from ego360.core.geometry import Mounting, clock_hour
-from ego360.models.trigger import MotionTrigger
-
-scen = pytest.importorskip("ego360.tools.scenario")
+from ego360.core.geometry import clock_hour
+from tests.models.scenario_onsets import scenario_onsets
 
 # The onset may come this late after the labelled start. The target is 0.5 s; these clips measure
 # 0.93 s (collide 0), 0.8 s and 1.4 s (steal 0, 1), so 2 s catches a trigger that got much slower.
 MAX_DELAY_S = 2.0
 
 
-@functools.cache
-def _onsets(name: str, seed: int) -> tuple[tuple[tuple[int, float, str], ...], object]:
-    from ego360.core.packets import FramePacket
-
-    sc = scen.build_scene(name, seed=seed, width=960, height=480, fps=30.0, duration_s=12.0)
-    trig = MotionTrigger(TriggerConfig(camera_height_m=sc.camera_height), Mounting(sc.yaw_offset_deg))
-    out = []
-    for i in range(0, sc.num_frames, 2):
-        r = trig.process(FramePacket(i, i / sc.fps, i, sc.render_frame(i)[0]))
-        if r.state == "onset":
-            out.append((i, r.bearing_deg, r.cue))
-    return tuple(out), sc
-
-
 @pytest.mark.parametrize(("name", "seed"), [("walk_collide", 0), ("walk_steal", 0), ("walk_steal", 1)])
 def test_walking_event_is_announced_in_time_at_the_perpetrators_clock_hour(name, seed):
-    onsets, sc = _onsets(name, seed)
+    onsets, sc = scenario_onsets(name, seed, 12.0)
     assert sc.gt_header().events, f"{name} {seed}: the scenario lost its event"
     ev = sc.gt_header().events[0]
     during = [o for o in onsets if ev.start_frame <= o[0] <= ev.end_frame]
@@ -56,6 +37,6 @@ def test_walking_event_is_announced_in_time_at_the_perpetrators_clock_hour(name,
 @pytest.mark.parametrize(("name", "seed"), [("walk_street", 0), ("walk_street", 1), ("walk_past_poles", 0),
                                             ("walk_crowd", 0)])
 def test_ordinary_walk_stays_silent(name, seed):
-    onsets, sc = _onsets(name, seed)
+    onsets, sc = scenario_onsets(name, seed, 12.0)
     assert not sc.gt_header().events
     assert onsets == ()
