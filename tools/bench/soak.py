@@ -66,6 +66,7 @@ class SoakRun:
     log_counts: dict[str, int] = field(default_factory=dict)
     summary: dict | None = None
     run_dir: str = ""
+    log_path: str = ""  # the live child's stdout and stderr (a failing test shows it around a traceback)
 
 
 def live_command() -> list[str]:
@@ -214,8 +215,9 @@ def soak(clip: Path, fps: float, run_dir: Path, minutes: float, *, interval: flo
     cmd = [*live_command(), "live", "--camera", url, "--out", str(run_dir / "live")]
     for s in sets:
         cmd += ["--set", s]
-    result = SoakRun(minutes=minutes, width=width, rate=rate, fps=fps, run_dir=str(run_dir / "live"))
     log_path = run_dir / "live.log"
+    result = SoakRun(minutes=minutes, width=width, rate=rate, fps=fps, run_dir=str(run_dir / "live"),
+                     log_path=str(log_path))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log_path.open("wb") as log_fh:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT, env=env)

@@ -31,7 +31,7 @@ def test_stops_on_sigterm_with_every_output_finalised(run):
     assert run.outputs["events_summary_line"] and run.outputs["wav_valid"] and run.outputs["annotated_valid"]
     assert run.outputs["leftovers"] == []
     assert run.summary["stopped_by"] == "SIGTERM" and run.summary["output_failures"] == {}
-    log = (Path(run.run_dir).parent / "live.log").read_text(errors="replace")
+    log = Path(run.log_path).read_text(errors="replace")
     assert run.log_counts["traceback"] == 0, log[max(0, log.find("Traceback") - 2000):][:6000]
 
 
