@@ -45,6 +45,11 @@ class Kinematics:
     # The entity's world yaw relative to the wearer's direction of travel (nan when not walking): with
     # the yaw rate it tells what swings away from the path as the wearer passes it from what heads for it.
     path_bearing_deg: float = float("nan")
+    # The share of the samples the path fit came from (the last `PATH_WINDOW_S`) whose top edge stood a
+    # person's or a vehicle's height above its foot point: a track that held a fragment (legs only, or a
+    # body whose feet were hidden) for part of that window has a path made of two different foot points,
+    # whatever its recent median `top_m` says.
+    whole_share: float = 0.0
 
 
 @lru_cache(maxsize=64)
@@ -55,6 +60,7 @@ def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
 BEARING_SIGMA_DEG = 1.0  # a blob centroid's bearing wobbles about a degree frame to frame
 PITCH_SIGMA_DEG = 0.5  # its foot point about half a degree (quantised rows of the trigger's work image)
 PATH_WINDOW_S = 1.1  # a straight relative path holds for about a second
+WHOLE_TOP_M = (0.9, 2.6)  # a mask whose top stands this high above its foot point is a person or a vehicle
 
 
 def path_fit(t: np.ndarray, yaw_deg: np.ndarray, dist: np.ndarray, camera_height_m: float,
@@ -174,7 +180,8 @@ class History:
         walk = float(np.hypot(ux, uz))
         path_b = float(wrap_deg(np.degrees(a) - np.degrees(np.arctan2(ux, uz)))) if walk > 0.3 else float("nan")
         return Kinematics(d_now, v_r, ttc, omega, v_t, growth, int(t.size), own if (ux or uz) else speed, miss,
-                          tca, self._rise(), own, walk, b_miss, self._top_m(), p_miss, p_tca, path_b)
+                          tca, self._rise(), own, walk, b_miss, self._top_m(), p_miss, p_tca, path_b,
+                          self._whole_share(ok))
 
     def _top_m(self) -> float:
         top, dist = np.asarray(self.top[-5:]), np.asarray(self.dist[-5:])
@@ -182,6 +189,14 @@ class History:
         if not ok.any():
             return float("nan")
         return float(np.median(self.camera_height_m + dist[ok] * np.tan(np.radians(top[ok]))))
+
+    def _whole_share(self, sel: np.ndarray) -> float:
+        top, dist = np.asarray(self.top)[sel], np.asarray(self.dist)[sel]
+        ok = np.isfinite(top) & np.isfinite(dist) & (dist < 20.0)
+        if not ok.any():
+            return 0.0
+        h = self.camera_height_m + dist[ok] * np.tan(np.radians(top[ok]))
+        return float(np.mean((h > WHOLE_TOP_M[0]) & (h < WHOLE_TOP_M[1])))
 
     def _rise(self) -> float:
         """Top edge now vs. the second before the last 0.2 s (medians: one bad mask does not count)."""

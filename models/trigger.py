@@ -21,7 +21,7 @@ from ego360.core.geometry import Mounting, wrap_deg
 from ego360.core.packets import FramePacket, TriggerResult
 from ego360.models.blobs import Blob, MotionFrame
 from ego360.models.event_state import EventStateMachine
-from ego360.models.kinematics import History, Kinematics, ramp
+from ego360.models.kinematics import WHOLE_TOP_M, History, Kinematics, ramp
 from ego360.models.motion import MotionAnalyzer
 
 GESTURE_HOLD_S = 2.0
@@ -96,6 +96,13 @@ WALK_MISS_M = (0.9, 0.45)
 # threatener of the walking classes read 3.3–5.9 m/s. Someone walking at the wearer at an ordinary
 # pace is left to the close cue (under 1.4 m); (0.9, 1.4), as first set, let 7 of 16 passers-by through.
 WALK_OWN_MPS = (2.0, 2.6)
+# Share of the path window's samples (1.1 s) that must show the whole body (`Kinematics.whole_share`): a
+# track that held a fragment for part of it has a made-up path (dev clip walk_crowd 10: a legs-only
+# fragment read 2× too far, then the body: 4.8 m/s "approaching" for someone passing at 1.5 m). On 33 dev
+# clips (seeds 9–15) it removed 3 of the 4 normal-walk onsets and delayed 1 of 16 events by 0.27 s;
+# every sample whole (share 1) removed all 4 but delayed 4 events by 0.13–0.6 s: one noisy sample (a
+# threatener's top edge read 0.8 m) held a true approach back for the whole window.
+WHOLE_SHARE = 0.75
 STEADY_FRAMES = 5  # walking: a mover's score is the median of its last five
 
 
@@ -123,8 +130,8 @@ def score_walking(k: Kinematics, blob: Blob, bearing_deg: float) -> tuple[float,
     approach = crossing = 0.0
     # A mover's mask must stand on the ground and reach a person's or a vehicle's height: a fragment
     # (a head, a wheel, a rim of a wall) has its foot point, hence its distance and speed, wrong.
-    whole = 0.9 < k.top_m < 2.6
-    if whole and k.samples >= 6 and k.tca_s is not None and k.own_speed_mps < 20.0:
+    whole = WHOLE_TOP_M[0] < k.top_m < WHOLE_TOP_M[1]
+    if whole and k.whole_share >= WHOLE_SHARE and k.samples >= 6 and k.tca_s is not None and k.own_speed_mps < 20.0:
         # The path fitted to bearings and ranges over a second (kinematics.path_fit) is the steadier
         # estimate; a passer-by 2 m to the side stays above the ramp, a collision course well below.
         old_miss = max(k.miss_m, k.bearing_miss_m) if np.isfinite(k.bearing_miss_m) else k.miss_m

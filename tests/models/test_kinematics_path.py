@@ -3,6 +3,7 @@ per-mover median: a passer-by 2 m to the side is not read as a collision course,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -129,3 +130,43 @@ def test_a_car_crossing_ahead_heads_for_the_path():
 def test_standing_wearer_has_no_path_bearing():
     k = _walk_past((2.5, 8.0), (0.0, -1.3), lambda i: 1.0, wearer_v=(0.0, 0.0))
     assert math.isnan(k.path_bearing_deg)
+
+
+def _overtaken(fragment_samples: int, n: int = 12, fps: float = 15.0):
+    """A walking wearer (1.4 m/s along +z) and a passer-by walking the other way 1.2 m to the side: the
+    trigger's track held a legs-only fragment for its first `fragment_samples` samples (range read
+    2.2× too far, top edge 0.6 m above the ground), then the whole body (true range, top 1.75 m)."""
+    h = History(camera_height_m=H)
+    for i in range(n):
+        t = i / fps
+        wz = 1.4 * t
+        dx, dz = 1.2, 4.5 - 1.3 * t - wz
+        d_true = math.hypot(dx, dz)
+        frag = i < fragment_samples
+        d, top_m = (2.2 * d_true, 0.6) if frag else (d_true, 1.75)
+        h.push(t, math.degrees(math.atan2(dx, dz)), d, 20.0, math.degrees(math.atan2(top_m - H, d)),
+               wearer_xz=(0.0, wz))
+    return h.kinematics()
+
+
+def test_a_track_that_switched_from_a_fragment_to_the_body_does_not_score_an_approach():
+    """The range falling from the fragment's wrong foot point to the body's true one reads as a fast
+    mover on a collision course (dev clip walk_crowd 10: 'person approaching' for someone passing at
+    1.5 m). Its recent median top edge is a whole body's, but the velocity came partly from the
+    fragment: whole_share says so, and the walking approach stays silent until the window holds only the body."""
+    from types import SimpleNamespace
+
+    from ego360.models.trigger import score_walking
+
+    blob = SimpleNamespace(width_deg=4.0, height_deg=25.0)
+    mixed = _overtaken(fragment_samples=7)
+    assert 0.9 < mixed.top_m < 2.6  # the old test (median of the last five) took it for a whole body
+    assert mixed.own_speed_mps > 2.6 and mixed.path_miss_m < 0.9  # and the speed for a runner's
+    assert mixed.whole_share < 0.75
+    assert score_walking(mixed, blob, 15.0) == (0.0, "none")
+    as_if_whole = dataclasses.replace(mixed, whole_share=1.0)
+    assert score_walking(as_if_whole, blob, 15.0)[1] == "approach"  # what the old test said
+    whole = _overtaken(fragment_samples=0)
+    assert whole.whole_share == 1.0
+    assert whole.own_speed_mps == pytest.approx(1.3, abs=0.3)
+    assert score_walking(whole, blob, 15.0) == (0.0, "none")  # a passer-by at ordinary pace
