@@ -91,13 +91,17 @@ class GhostRepair:
         hh, ww = mask.shape
         core = mask[r : hh - r, r : ww - r]
         fr = frame[r : hh - r, r : ww - r][core]
-        err = {}
-        for dy in (-1, 0, 1):
-            for dx in range(-r, r + 1):
-                sb = bg[r + dy : hh - r + dy, r + dx : ww - r + dx][core]
-                err[(dx, dy)] = float(np.median(np.abs(fr - sb).max(axis=1)))
-        (dx, dy), best = min(err.items(), key=lambda kv: kv[1])
-        if dx == 0 or best > 0.5 * err[(0, 0)]:
+        # Every shift at once (rows −1…1, columns −r…r): one gather of the core pixels from a strided
+        # view instead of 3·(2r+1) copies; on a walk that has just stopped, the many still rims made the
+        # per-shift loop a fifth of the trigger's time.
+        windows = np.lib.stride_tricks.sliding_window_view(bg[r - 1 : hh - r + 1], (hh - 2 * r, ww - 2 * r),
+                                                           axis=(0, 1))
+        ys, xs = np.nonzero(core)
+        shifted = windows[:, :, :, ys, xs]  # (3 rows, 2r+1 columns, channel, pixel)
+        err = np.median(np.abs(shifted - fr.T[None, None]).max(axis=2), axis=2)
+        iy, ix = np.unravel_index(int(np.argmin(err)), err.shape)  # first minimum: dy, then dx ascending
+        dy, dx, best = int(iy) - 1, int(ix) - r, float(err[iy, ix])
+        if dx == 0 or best > 0.5 * float(err[1, r]):
             return
         moved = mask[r + dy : hh - r + dy, r + dx : ww - r + dx]
         # ... and only where the background there holds the body's content seen in the frame at −shift.
