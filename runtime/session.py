@@ -164,7 +164,8 @@ def run_session(cfg: Config, source: Source, out_dir: Path, mounting: Mounting, 
             raise
         if on_controls is not None:
             on_controls(control)
-    runner = Runner(source, stages, queue_size=cfg.runner.queue_size, process_every=cfg.runner.process_every,
+    queue_size = cfg.runner.live_queue_size if live else cfg.runner.queue_size
+    runner = Runner(source, stages, queue_size=queue_size, process_every=cfg.runner.process_every,
                     sink=progress, sync=_cuda_sync() if cuda_sync else None)
     if on_runner is not None:
         on_runner(runner)

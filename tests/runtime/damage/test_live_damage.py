@@ -21,7 +21,7 @@ from tests.runtime.damage.harness import Replay, check_alerts, render, replay_al
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg CLI to stream")
 
 
-BLOCK = ("runner.live_policy=block",)
+BLOCK = ("runner.live_policy=block", "runner.live_queue_size=4")  # as replay pipelines them
 
 
 @pytest.fixture(scope="module")
