@@ -22,9 +22,9 @@ OverflowPolicy = Literal["drop-oldest", "drop-newest", "block"]
 @dataclass(frozen=True)
 class RunnerConfig:
     queue_size: int = 4  # replay: frames each stage may have waiting (pipelining; nothing is dropped)
-    # live: the newest frame only. Drop-oldest with 4 waiting still kept the trigger 4 frames behind the
-    # camera whenever it was the slower side (walking at 1920×960 on 2 cores: capture→earcon p50 682 ms
-    # with 4, 368 ms with 1, and 11.4 instead of 8.6 processed frames/s: less time spent on stale frames).
+    # live: the newest frame only. Drop-oldest with 4 waiting still kept a stage up to 4 frames behind the
+    # camera whenever it was the slower side (10-min soaks of a walking clip at 1920×960 on 2 cores:
+    # capture→earcon p50 / p95 682 / 928 ms with 4, 534 / 773 ms with 1, at 8.6 vs 8.5 processed fps).
     live_queue_size: int = 1
     live_policy: OverflowPolicy = "drop-oldest"
     replay_policy: OverflowPolicy = "block"
