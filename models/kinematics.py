@@ -183,20 +183,21 @@ class History:
                           tca, self._rise(), own, walk, b_miss, self._top_m(), p_miss, p_tca, path_b,
                           self._whole_share(ok))
 
-    def _top_m(self) -> float:
-        top, dist = np.asarray(self.top[-5:]), np.asarray(self.dist[-5:])
+    def _top_heights(self, sel: slice | np.ndarray) -> np.ndarray:
+        """Each selected sample's top edge above the ground (m), from its foot-point range; samples
+        without a top edge or a range are left out."""
+        top, dist = np.asarray(self.top)[sel], np.asarray(self.dist)[sel]
         ok = np.isfinite(top) & np.isfinite(dist)
-        if not ok.any():
-            return float("nan")
-        return float(np.median(self.camera_height_m + dist[ok] * np.tan(np.radians(top[ok]))))
+        return self.camera_height_m + dist[ok] * np.tan(np.radians(top[ok]))
+
+    def _top_m(self) -> float:
+        h = self._top_heights(slice(-5, None))
+        return float(np.median(h)) if h.size else float("nan")
 
     def _whole_share(self, sel: np.ndarray) -> float:
-        top, dist = np.asarray(self.top)[sel], np.asarray(self.dist)[sel]
-        ok = np.isfinite(top) & np.isfinite(dist) & (dist < 20.0)
-        if not ok.any():
-            return 0.0
-        h = self.camera_height_m + dist[ok] * np.tan(np.radians(top[ok]))
-        return float(np.mean((h > WHOLE_TOP_M[0]) & (h < WHOLE_TOP_M[1])))
+        """`sel`: the path fit's samples (ranges already below 20 m)."""
+        h = self._top_heights(sel)
+        return float(np.mean((h > WHOLE_TOP_M[0]) & (h < WHOLE_TOP_M[1]))) if h.size else 0.0
 
     def _rise(self) -> float:
         """Top edge now vs. the second before the last 0.2 s (medians: one bad mask does not count)."""

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
+# Live runs that block instead of dropping, with replay's pipelining (4 frames per stage): the tests then
+# isolate what damage does, as live and replay see the same frames but for the damage.
+LIVE_AS_REPLAY = ("runner.live_policy=block", "runner.live_queue_size=4")
 
 
 def free_udp_port() -> int:

@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.damage.harness import Replay, check_alerts, render, replay_alerts, run_live
+from tests.runtime.damage.harness import LIVE_AS_REPLAY, Replay, check_alerts, render, replay_alerts, run_live
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg CLI to stream")
 
 
-BLOCK = ("runner.live_policy=block", "runner.live_queue_size=4")  # as replay pipelines them
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,7 @@ def _check(clip: Path, replay: Replay, run) -> None:
 def test_joined_mid_stream_alerts_at_the_right_clock_hour(root):
     """The issue's case: a person from behind; the session joins after the sender started."""
     clip, replay = _replay(root, "stealing")
-    run = run_live(clip, root / "stealing-live", join_s=0.8, sets=BLOCK)
+    run = run_live(clip, root / "stealing-live", join_s=0.8, sets=LIVE_AS_REPLAY)
     health = run.summary["source_health"]
     assert health["pts_origin_s"] > 0.2, "the session did not join mid-stream"
     _check(clip, replay, run)
@@ -51,7 +50,7 @@ def test_joined_mid_stream_alerts_at_the_right_clock_hour(root):
 
 def test_five_percent_datagram_loss_alerts_at_the_right_clock_hour(root):
     clip, replay = _replay(root, "collide")
-    run = run_live(clip, root / "collide-live-loss", drop=0.05, join_s=0.8, seed=2, sets=BLOCK)
+    run = run_live(clip, root / "collide-live-loss", drop=0.05, join_s=0.8, seed=2, sets=LIVE_AS_REPLAY)
     health = run.summary["source_health"]
     assert run.datagrams_dropped > 0 and health["corrupt_packets"] + health["skipped_corrupt"] > 0
     assert run.summary["stage_counters"]["trigger"]["frames_quieted"] >= run.damaged_frames > 0

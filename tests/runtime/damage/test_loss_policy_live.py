@@ -25,7 +25,7 @@ import shutil
 
 import pytest
 
-from tests.runtime.damage.harness import check_alerts, render, replay_alerts, run_live
+from tests.runtime.damage.harness import LIVE_AS_REPLAY, check_alerts, render, replay_alerts, run_live
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg CLI to stream")
 
@@ -36,7 +36,7 @@ def test_no_whole_key_frame_converge_policy_still_alerts_at_the_right_clock_hour
     assert replay, "the replay itself announced nothing; the scenario or the alert path changed"
     for seed in (0, 1, 2, 3):
         run = run_live(clip, tmp_path / f"live{seed}", drop=0.20, join_s=0.8, seed=seed, sender=("-ps", "1200"),
-                       sets=("runner.live_policy=block", "runner.live_queue_size=4", "source.loss_policy=converge"))
+                       sets=(*LIVE_AS_REPLAY, "source.loss_policy=converge"))
         health = run.summary["source_health"]
         assert health["key_frames"] >= 3 and health["clean_key_frames"] == 0, f"a key frame arrived whole: {health}"
         assert health["converged"] >= 1 and run.damaged_frames > 0
